@@ -1,0 +1,188 @@
+"""The ``belief`` command line: a thin wrapper over the public API.
+
+Every command exits with status 2 and a one-line ``belief: error: ...`` message on bad input,
+and writes output files atomically (no half-written file on failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from belief.evidence import ExactConfig
+from belief.exceptions import BeliefError, BeliefWarning, ValidationError
+from belief.io import read_case, read_tables, write_csv
+from belief.types import POSTERIOR_COLUMNS, Case
+
+METHODS = ("exact", "mcmc", "advi", "map", "fast")
+
+
+def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFrame:
+    """Posterior table of ``case`` with the chosen engine."""
+    config = ExactConfig.from_case(case)
+    if priors is not None:
+        from belief.priors_file import apply_priors, read_priors
+
+        config = apply_priors(config, read_priors(priors), case)
+    if method == "exact":
+        from belief.exact import infer
+
+        return infer(case, config).posterior
+    if method == "fast":
+        from belief.fast import infer_fast
+
+        return infer_fast(case, config).posterior
+    from belief.model import ClaimBeliefModel
+
+    model = ClaimBeliefModel().fit(case, method=method)
+    return model.posterior_table()
+
+
+def _fmt_table(post: pd.DataFrame, case: Case) -> str:
+    text = {c.claim_id: c.text for c in case.claims}
+    rows = [
+        (r.claim_id, f"{r.p_true:.3f}", r.verbal, f"{r.n_reports} ({r.n_independent} indep.)")
+        for r in post.itertuples()
+    ]
+    head = ("claim", "P(true)", "verbal", "reports")
+    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)) for row in rows]
+    lines += ["", *(f"  {cid}: {text[cid]}" for cid in post.claim_id if text.get(cid))]
+    return "\n".join(lines)
+
+
+def _fmt_timeline(case: Case, claim_id: str) -> str:
+    from belief.timeline import timeline
+
+    tl = timeline(case, [claim_id])
+    lines = [f"Timeline of {claim_id!r}:"]
+    for r in tl.itertuples():
+        when = "start" if pd.isna(r.time) else r.time.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when:<16}  P={r.p_true:.3f}  {r.events}")
+    return "\n".join(lines)
+
+
+def _fmt_contributions(case: Case, claim_id: str) -> str:
+    from belief.timeline import contributions
+
+    df = contributions(case, claim_id)
+    lines = [
+        f"Evidence contributions to {claim_id!r} (log-odds; prior "
+        f"{df.attrs['prior_logodds']:+.2f} -> posterior {df.attrs['posterior_logodds']:+.2f}):",
+        f"  {'sequential':>10}  {'leave-out':>9}  item",
+    ]
+    for r in df.itertuples():
+        lines.append(f"  {r.sequential:>+10.3f}  {r.loo:>+9.3f}  {r.label}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """``belief run CASE``: the analyst's view of one case file."""
+    case = read_case(args.case)
+    post = _posterior(case, args.method)
+    focus = args.claim or case.meta.get("focus_claim") or case.claims[0].claim_id
+    if focus not in case.claim_ids:
+        raise ValidationError(
+            f"--claim: unknown claim {focus!r}; known: {', '.join(case.claim_ids)}"
+        )
+    print(
+        f"Case {case.name or args.case}: {len(case.claims)} claims, {len(case.reports)} reports, "
+        f"{len(case.signals)} signals (method: {args.method})\n"
+    )
+    print(_fmt_table(post, case), end="\n\n")
+    print(_fmt_timeline(case, focus), end="\n\n")
+    print(_fmt_contributions(case, focus))
+    if args.out:
+        write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+    if args.report:
+        from belief.report import write_report
+
+        write_report(case, args.report, method=args.method)
+
+
+def cmd_infer(args: argparse.Namespace) -> None:
+    """``belief infer``: posterior.csv from the contract's tables."""
+    case = read_tables(args.claims, args.sources, args.reports, args.signals)
+    post = _posterior(case, args.method, args.priors)
+    write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+    print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
+
+
+def _tables(p: argparse.ArgumentParser, *, signals: bool = True) -> None:
+    p.add_argument("--claims", help="claims.csv")
+    p.add_argument("--sources", help="sources.csv")
+    p.add_argument("--reports", required=True, help="reports.csv")
+    if signals:
+        p.add_argument("--signals", help="signals.csv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``run``, ``infer``, and any registered extensions)."""
+    parser = argparse.ArgumentParser(prog="belief", description=__doc__.splitlines()[0])
+    from belief._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"belief {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="analyst's view of a case file: table, timeline, contributions"
+    )
+    run.add_argument("case", help="case file (.yaml, .yml or .json)")
+    run.add_argument("--method", choices=METHODS, default="exact")
+    run.add_argument("--claim", help="claim whose timeline and contributions to show")
+    run.add_argument("--out", help="also write posterior.csv here")
+    run.add_argument("--report", help="write an analyst's report (.html or .md)")
+    run.set_defaults(func=cmd_run)
+    inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")
+    _tables(inf)
+    inf.add_argument("--priors", help="priors.json from `belief calibrate`")
+    inf.add_argument("--method", choices=METHODS, default="exact")
+    inf.add_argument("--out", required=True, help="output posterior.csv")
+    inf.set_defaults(func=cmd_infer)
+    for register in _EXTENSIONS:
+        register(sub, _tables)
+    return parser
+
+
+#: Functions ``register(subparsers, add_table_args)`` adding more subcommands.
+_EXTENSIONS: list[Callable[..., None]] = []
+
+
+def _load_extensions() -> None:
+    try:
+        from belief.cli_calibrate import register
+    except ImportError:  # the calibration commands are optional until they land
+        return
+    if register not in _EXTENSIONS:
+        _EXTENSIONS.append(register)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``belief`` console script."""
+    _load_extensions()
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", BeliefWarning)
+            warnings.showwarning = _show_warning
+            args.func(args)
+    except BeliefError as e:
+        print(f"belief: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"belief: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"belief: warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,221 @@
+"""Compile a :class:`~belief.types.Case` into arrays the engines compute with.
+
+This is where the modelling conventions that every engine shares are applied once:
+
+* **Prior log-odds** of claim *c*: ``logit(prior_c or base_rate)`` plus, for each signal on *c*,
+  ``log(likelihood_ratio)`` when given, else ``direction * signal_effects[kind]`` (falling back to
+  ``default_signal_effect``).
+* **Neutral reports** carry no evidence about truth; they count in ``n_reports`` only.
+* **Copies**: a report with ``derived_from = X`` repeats X. When X itself reported on the same
+  claim, the copy gets weight ``copy_weight`` (default 0: it adds nothing). When X has no report
+  on that claim, the *earliest* copy stands in for X's report (full weight, attributed to X, so X's
+  reliability applies) and the other copies get ``copy_weight``. ``n_independent`` counts the
+  full-weight informative reports.
+* **Reliability priors** per source come from :func:`belief.reliability.resolve_source_prior`,
+  unless ``source_priors`` (e.g. from calibration) gives that source's priors explicitly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+from scipy.special import logit
+
+from belief.exceptions import ValidationError
+from belief.reliability import DEFAULT_PRIOR, SourcePrior, resolve_source_prior
+from belief.types import Case, Report, Signal
+
+
+@dataclass(frozen=True)
+class ExactConfig:
+    """Settings shared by the closed-form engines.
+
+    Parameters
+    ----------
+    base_rate : float
+        Prior P(true) of claims without their own ``prior``.
+    signal_effects : mapping of str to float
+        Log-odds magnitude per signal ``kind``; the signal's ``direction`` gives the sign.
+    default_signal_effect : float
+        Magnitude for kinds not in ``signal_effects`` (default ``log 3``: a signal makes the
+        claim three times more, or less, likely in odds).
+    kind_priors : mapping
+        Per-kind reliability defaults ``{kind: {"sensitivity", "specificity", "strength"}}``.
+    default_prior : mapping
+        Global reliability default (same keys).
+    source_priors : mapping of str to SourcePrior
+        Explicit per-source priors (from calibration); they take precedence over everything.
+    copy_weight : float
+        Evidence weight of a report that repeats another (``derived_from``), in [0, 1].
+    max_enumeration : int
+        Exact enumeration is used while a component has at most ``2**max_enumeration`` joint
+        truth states; larger components use the mean-field approximation (with a warning).
+    on_large : {"approximate", "error"}
+        What to do with a component too large to enumerate.
+    """
+
+    base_rate: float = 0.5
+    signal_effects: Mapping[str, float] = field(default_factory=dict)
+    default_signal_effect: float = math.log(3.0)
+    kind_priors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    default_prior: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRIOR))
+    source_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
+    copy_weight: float = 0.0
+    max_enumeration: int = 20
+    on_large: str = "approximate"
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0.0 < self.base_rate < 1.0, "base_rate", "in (0, 1)", self.base_rate),
+            (0.0 <= self.copy_weight <= 1.0, "copy_weight", "in [0, 1]", self.copy_weight),
+            (1 <= self.max_enumeration <= 26, "max_enumeration", "in 1..26", self.max_enumeration),
+            (
+                self.on_large in ("approximate", "error"),
+                "on_large",
+                "approximate or error",
+                self.on_large,
+            ),
+        ]
+        for ok, name, allowed, value in checks:
+            if not ok:
+                raise ValidationError(f"config {name}: expected {allowed} but got {value!r}")
+        for kind, eff in self.signal_effects.items():
+            if not math.isfinite(float(eff)):
+                raise ValidationError(
+                    f"config signal_effects[{kind!r}]: expected a finite number, got {eff!r}"
+                )
+
+    @classmethod
+    def from_case(cls, case: Case, **overrides: object) -> ExactConfig:
+        """Build from ``case.config`` (unknown keys are an error), then apply ``overrides``."""
+        allowed = set(cls.__dataclass_fields__)
+        merged = {**case.config, **{k: v for k, v in overrides.items() if v is not None}}
+        unknown = sorted(set(merged) - allowed)
+        if unknown:
+            raise ValidationError(
+                f"case config: unknown key(s) {', '.join(unknown)}; "
+                f"expected any of {', '.join(sorted(allowed))}"
+            )
+        return cls(**merged)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A case compiled to arrays (claims and sources indexed by position).
+
+    ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight.
+    """
+
+    claim_ids: list[str]
+    source_ids: list[str]
+    prior_logodds: np.ndarray
+    groups: list[list[int]]
+    r_claim: np.ndarray
+    r_source: np.ndarray
+    r_confirm: np.ndarray
+    r_weight: np.ndarray
+    a_se: np.ndarray
+    b_se: np.ndarray
+    a_sp: np.ndarray
+    b_sp: np.ndarray
+    n_reports: np.ndarray
+    n_independent: np.ndarray
+
+
+def signal_logodds(signal: Signal, config: ExactConfig) -> float:
+    """The log-odds shift a signal applies to its claim's prior."""
+    if signal.likelihood_ratio is not None:
+        return math.log(signal.likelihood_ratio)
+    effect = config.signal_effects.get(signal.kind, config.default_signal_effect)
+    return signal.direction * float(effect)
+
+
+def _sort_key(item: tuple[int, Report]) -> tuple[bool, datetime, int]:
+    i, r = item
+    return (r.time is not None, r.time or datetime.min, i)
+
+
+def effective_reports(
+    reports: Sequence[Report], copy_weight: float
+) -> list[tuple[Report, str, float]]:
+    """Resolve copies: return ``(report, attributed_source, weight)`` for every report."""
+    originals = {(r.claim_id, r.source_id) for r in reports if r.derived_from is None}
+    stood_in: set[tuple[str, str]] = set()
+    out: list[tuple[Report, str, float] | None] = [None] * len(reports)
+    for i, r in sorted(enumerate(reports), key=_sort_key):
+        if r.derived_from is None:
+            out[i] = (r, r.source_id, 1.0)
+            continue
+        key = (r.claim_id, r.derived_from)
+        if key not in originals and key not in stood_in:
+            stood_in.add(key)
+            out[i] = (r, r.derived_from, 1.0)
+        else:
+            out[i] = (r, r.source_id, copy_weight)
+    return [x for x in out if x is not None]
+
+
+def _source_priors(case: Case, source_ids: list[str], config: ExactConfig) -> np.ndarray:
+    smap = case.source_map()
+    rows = []
+    for sid in source_ids:
+        sp = config.source_priors.get(sid) or resolve_source_prior(
+            smap[sid], config.kind_priors, config.default_prior
+        )
+        rows.append(
+            (sp.sensitivity.alpha, sp.sensitivity.beta, sp.specificity.alpha, sp.specificity.beta)
+        )
+    return np.asarray(rows, dtype=float).reshape(-1, 4)
+
+
+def _groups(case: Case, index: Mapping[str, int]) -> list[list[int]]:
+    groups: dict[str, list[int]] = {}
+    for c in case.claims:
+        if c.group is not None:
+            groups.setdefault(c.group, []).append(index[c.claim_id])
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def compile_evidence(
+    case: Case,
+    config: ExactConfig,
+    reports: Sequence[Report] | None = None,
+    signals: Sequence[Signal] | None = None,
+) -> Evidence:
+    """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`."""
+    reports = case.reports if reports is None else reports
+    signals = case.signals if signals is None else signals
+    claim_ids = case.claim_ids
+    index = {c: i for i, c in enumerate(claim_ids)}
+    lo = np.array(
+        [logit(c.prior if c.prior is not None else config.base_rate) for c in case.claims]
+    )
+    for s in signals:
+        lo[index[s.claim_id]] += signal_logodds(s, config)
+    eff = [(r, src, w) for r, src, w in effective_reports(reports, config.copy_weight)]
+    informative = [(r, src, w) for r, src, w in eff if r.stance != "neutral" and w > 0]
+    source_ids = sorted({src for _, src, _ in informative})
+    sindex = {s: i for i, s in enumerate(source_ids)}
+    priors = _source_priors(case, source_ids, config)
+    n_claims = len(claim_ids)
+    full = [index[r.claim_id] for r, _, w in informative if w == 1.0]
+    return Evidence(
+        claim_ids=claim_ids,
+        source_ids=source_ids,
+        prior_logodds=lo,
+        groups=_groups(case, index),
+        r_claim=np.array([index[r.claim_id] for r, _, _ in informative], dtype=np.int64),
+        r_source=np.array([sindex[s] for _, s, _ in informative], dtype=np.int64),
+        r_confirm=np.array([r.stance == "confirm" for r, _, _ in informative], dtype=bool),
+        r_weight=np.array([w for _, _, w in informative], dtype=float),
+        a_se=priors[:, 0],
+        b_se=priors[:, 1],
+        a_sp=priors[:, 2],
+        b_sp=priors[:, 3],
+        n_reports=np.bincount([index[r.claim_id] for r in reports], minlength=n_claims),
+        n_independent=np.bincount(full, minlength=n_claims),
+    )

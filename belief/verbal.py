@@ -1,0 +1,55 @@
+"""Words for probabilities: the ICD 203 expressions of likelihood.
+
+US Intelligence Community Directive 203 (Analytic Standards, 2015) fixes seven terms, each for a
+range of probability:
+
+======================== ==========
+term                     range
+======================== ==========
+almost no chance         [0, 0.05)
+very unlikely            [0.05, 0.20)
+unlikely                 [0.20, 0.45)
+roughly even chance      [0.45, 0.55]
+likely                   (0.55, 0.80]
+very likely              (0.80, 0.95]
+almost certain           (0.95, 1]
+======================== ==========
+
+The directive's table gives 01–05 %, 05–20 %, ...; the edges here are assigned so that the
+scale is symmetric: ``verbal(p)`` and ``verbal(1 - p)`` are mirror terms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ICD203_TERMS: tuple[str, ...] = (
+    "almost no chance",
+    "very unlikely",
+    "unlikely",
+    "roughly even chance",
+    "likely",
+    "very likely",
+    "almost certain",
+)
+#: Lower edges of the upper four bands and upper edges of the lower three.
+ICD203_EDGES: tuple[float, ...] = (0.05, 0.20, 0.45, 0.55, 0.80, 0.95)
+
+
+def verbal(p: float) -> str:
+    """Return the ICD 203 term for probability ``p``.
+
+    Examples
+    --------
+    >>> verbal(0.03), verbal(0.5), verbal(0.97)
+    ('almost no chance', 'roughly even chance', 'almost certain')
+    >>> verbal(0.2), verbal(0.8)
+    ('unlikely', 'likely')
+    """
+    if not 0.0 <= p <= 1.0 or np.isnan(p):
+        raise ValueError(f"p should be in [0, 1] but got {p}")
+    if p < 0.5:
+        # lower bands are closed below: [0.05, 0.20) is "very unlikely"
+        return ICD203_TERMS[int(np.searchsorted(ICD203_EDGES[:3], p, side="right"))]
+    # upper bands are closed above: (0.80, 0.95] is "very likely"
+    return ICD203_TERMS[3 + int(np.searchsorted(ICD203_EDGES[3:], p, side="left"))]
