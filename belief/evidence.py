@@ -8,8 +8,9 @@ This is where the modelling conventions that every engine shares are applied onc
 * **Neutral reports** carry no evidence about truth; they count in ``n_reports`` only.
 * **Copies**: a report with ``derived_from = X`` repeats X. When X itself reported on the same
   claim, the copy gets weight ``copy_weight`` (default 0: it adds nothing). When X has no report
-  on that claim, the *earliest* copy stands in for X's report (full weight, attributed to X, so X's
-  reliability applies) and the other copies get ``copy_weight``. ``n_independent`` counts the
+  on that claim, the *earliest* copy (ties broken by source id, then stance) stands in for X's
+  report (full weight, attributed to X, so X's reliability applies) and the other copies get
+  ``copy_weight``. ``n_independent`` counts the
   full-weight informative reports.
 * **Reliability priors** per source come from :func:`belief.reliability.resolve_source_prior`,
   unless ``source_priors`` (e.g. from calibration) gives that source's priors explicitly.
@@ -134,9 +135,10 @@ def signal_logodds(signal: Signal, config: ExactConfig) -> float:
     return signal.direction * float(effect)
 
 
-def _sort_key(item: tuple[int, Report]) -> tuple[bool, datetime, int]:
+def _sort_key(item: tuple[int, Report]) -> tuple[bool, datetime, str, str, int]:
+    # time first; ties broken by content, not file order, so results never depend on row order
     i, r = item
-    return (r.time is not None, r.time or datetime.min, i)
+    return (r.time is not None, r.time or datetime.min, r.source_id, r.stance, i)
 
 
 def effective_reports(

@@ -32,7 +32,7 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaln, expit, logsumexp
+from scipy.special import expit, gammaln, logsumexp
 
 from belief.evidence import Evidence, ExactConfig, compile_evidence
 from belief.exceptions import ApproximationWarning, EnumerationLimitError
@@ -42,6 +42,30 @@ from belief.verbal import verbal
 __all__ = ["ExactConfig", "ExactResult", "components", "infer", "posterior_logodds"]
 
 _CHUNK = 1 << 16  # states per block: bounds memory at ~ _CHUNK * n_sources floats
+_STIRLING_FROM = 1e5  # above this, log-gamma differences use Stirling (error < 1e-17)
+
+
+def lgamma_diff(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``gammaln(x + n) - gammaln(x)`` without cancellation when ``x`` is huge.
+
+    For ``x`` above 1e5 (very strong priors) the direct difference of two numbers of size
+    ``x log x`` loses all precision; Stirling's series for the difference keeps it.
+    """
+    x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
+    big = x > _STIRLING_FROM
+    xs = np.where(big, x, _STIRLING_FROM + 1.0)
+    stirling = (
+        n * np.log(xs)
+        + (xs + n - 0.5) * np.log1p(n / xs)
+        - n
+        + (1 / (12 * (xs + n)) - 1 / (12 * xs))
+    )
+    return np.where(big, stirling, gammaln(x + n) - gammaln(x))
+
+
+def log_beta_ratio(a: np.ndarray, b: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    """``log B(a + n1, b + n2) - log B(a, b)``: the Beta-Binomial sequence log-likelihood."""
+    return lgamma_diff(a, n1) + lgamma_diff(b, n2) - lgamma_diff(a + b, n1 + n2)
 
 
 @dataclass(frozen=True)
@@ -139,8 +163,8 @@ def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
         t = states[start : start + _CHUNK].astype(float)
         n_ct, n_dt = t @ conf.T, t @ deny.T
         n_cf, n_df = conf.sum(1) - n_ct, deny.sum(1) - n_dt
-        # Beta-Binomial marginal likelihood in log space (betaln is stable for huge counts)
-        ll = betaln(a_se + n_ct, b_se + n_dt) + betaln(a_sp + n_df, b_sp + n_cf)
+        # Beta-Binomial marginal likelihood in log space, stable for huge counts and priors
+        ll = log_beta_ratio(a_se, b_se, n_ct, n_dt) + log_beta_ratio(a_sp, b_sp, n_df, n_cf)
         log_joint[start : start + len(t)] = t @ ev.prior_logodds[claims] + ll.sum(axis=1)
     out = np.empty(len(claims))
     for k in range(len(claims)):

@@ -11,9 +11,10 @@ Contributions (two definitions, both in log-odds of the claim)
 
     ``loo`` (leave-one-out): posterior log-odds minus the log-odds with that item removed. It does
     not depend on order. Removing an original whose copies remain lets the earliest copy stand
-    in for it, so its ``loo`` is 0: the evidence reaches the analyst anyway. When the claim's evidence is independent (each source reports on one
-    claim, no groups, no copies) log-odds are additive and the ``loo`` values also add up exactly
-    to posterior minus prior; with coupling they need not, and the gap is the interaction.
+    in for it, so its ``loo`` is 0: the evidence reaches the analyst anyway. When the claim's
+    evidence is independent (each source reports on one claim, no groups, no copies) log-odds
+    are additive and the ``loo`` values also add up exactly to posterior minus prior; with
+    coupling they need not, and the gap is the interaction.
 
 Only items on claims in the target's connected component (claims linked by shared sources or
 a group) can move it; the others are left out.

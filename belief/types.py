@@ -29,7 +29,15 @@ SOURCE_COLUMNS = (
 )
 REPORT_COLUMNS = ("claim_id", "source_id", "stance", "time", "derived_from")
 SIGNAL_COLUMNS = ("signal_id", "claim_id", "kind", "direction", "likelihood_ratio", "time", "text")
-POSTERIOR_COLUMNS = ("claim_id", "p_true", "p_low", "p_high", "verbal", "n_reports", "n_independent")
+POSTERIOR_COLUMNS = (
+    "claim_id",
+    "p_true",
+    "p_low",
+    "p_high",
+    "verbal",
+    "n_reports",
+    "n_independent",
+)
 
 
 @dataclass(frozen=True)
