@@ -85,6 +85,12 @@ def _fmt_contributions(case: Case, claim_id: str) -> str:
 def cmd_run(args: argparse.Namespace) -> None:
     """``belief run CASE``: the analyst's view of one case file."""
     case = read_case(args.case)
+    try:
+        ExactConfig.from_case(case)
+    except ValidationError as e:  # the config is part of the case file: name the file
+        raise ValidationError(f"{args.case}: {e}") from None
+    if not case.claims:
+        raise ValidationError(f"{args.case}: the case has no claims (and no reports to infer them)")
     post = _posterior(case, args.method)
     focus = args.claim or case.meta.get("focus_claim") or case.claims[0].claim_id
     if focus not in case.claim_ids:
@@ -172,12 +178,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             args.func(args)
     except BeliefError as e:
-        print(f"belief: error: {e}", file=sys.stderr)
+        print(f"belief: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
     except OSError as e:
         print(f"belief: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
         return 2
     return 0
+
+
+def _one_line(message: str) -> str:
+    """The contract promises a one-line error: join a multi-line message."""
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

@@ -7,14 +7,16 @@ partial file behind: they write to a temporary file next to the target and renam
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
-import tempfile
+import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,9 @@ _CASE_KEYS = ("name", "description", "config", *_TABLES)
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
     target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
-    os.close(fd)
+    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
+    # os.open with mode 0o666 honours the umask (mkstemp would leave the output at 0600)
+    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield Path(tmp)
         os.replace(tmp, target)
@@ -62,10 +65,21 @@ def _load_mapping(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ValidationError(f"{path}: cannot read case file ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ValidationError(
+            f"{path}: cannot read case file (not UTF-8 text: {e.reason})"
+        ) from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as e:
-        raise ValidationError(f"{path}: not valid {path.suffix.lstrip('.').upper()}: {e}") from None
+        data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except json.JSONDecodeError as e:
+        raise ValidationError(f"{path}: not valid JSON: {e}") from None
+    except yaml.YAMLError as e:
+        # PyYAML's own message spans several lines; keep the error to one line
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or " ".join(str(e).split())
+        raise ValidationError(f"{path}: not valid YAML: {problem}{at}") from None
     if not isinstance(data, dict):
         raise ValidationError(f"{path}: expected a mapping with keys {', '.join(_CASE_KEYS)}")
     return data
@@ -143,13 +157,30 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
     else:
         label = str(table)
         try:
-            df = pd.read_csv(table, dtype=str, keep_default_na=False)
+            with warnings.catch_warnings():
+                # a row with more fields than the header: without index_col=False pandas would
+                # silently use the first column as the index and shift every value left
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                df = pd.read_csv(table, dtype=str, keep_default_na=False, index_col=False)
         except FileNotFoundError:
             raise ValidationError(f"{label}: file not found") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise ValidationError(f"{label}: cannot parse as CSV: {e}") from None
+            raise ValidationError(f"{label}: cannot parse as CSV: {str(e).strip()}") from None
+        except pd.errors.ParserWarning:
+            raise ValidationError(
+                f"{label}, row {_long_row(table)}: more fields than the header has columns "
+                "(an unquoted comma?)"
+            ) from None
     df = df.astype(object).where(pd.notna(df), None)
     return df.to_dict(orient="records"), Origin(label, name, csv=True)
+
+
+def _long_row(path: str | os.PathLike[str]) -> int:
+    """Spreadsheet row number of the first CSV record longer than the header."""
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        width = len(next(rows, []))
+        return next((i for i, row in enumerate(rows, start=2) if len(row) > width), 2)
 
 
 def read_tables(
@@ -246,6 +277,13 @@ def case_to_records(case: Case, *, drop_empty: bool = True) -> dict[str, Any]:
     return out
 
 
+def _json_default(value: Any) -> Any:
+    # YAML case files may hold dates (e.g. an unquoted ``published: 2017-12-19`` extra column)
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
 def case_to_frames(case: Case) -> dict[str, pd.DataFrame]:
     """Return the four contract tables of ``case`` as DataFrames (empty values as ``None``)."""
     recs = case_to_records(case, drop_empty=False)
@@ -260,7 +298,7 @@ def write_case(case: Case, path: str | os.PathLike[str]) -> Path:
     with atomic_path(p) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             if p.suffix.lower() == ".json":
-                json.dump(data, f, indent=2, ensure_ascii=False)
+                json.dump(data, f, indent=2, ensure_ascii=False, default=_json_default)
             else:
                 yaml.safe_dump(data, f, sort_keys=False, allow_unicode=True)
     return p

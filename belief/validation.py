@@ -262,6 +262,8 @@ def _signal(r: Mapping[str, Any], i: int, o: Origin) -> Signal:
     direction = _direction(r.get("direction"), o.where(i, "direction"))
     lr = r.get("likelihood_ratio")
     lr = None if _missing(lr) else _number(lr, o.where(i, "likelihood_ratio"), low=0, high=math.inf)
+    if lr is not None and lr < 1.0 and _missing(r.get("direction")):
+        direction = -1  # a ratio below 1 makes the claim less plausible (and must round-trip)
     if lr is not None and not _missing(r.get("direction")) and (lr - 1.0) * direction < 0:
         raise ValidationError(
             f"{o.where(i, 'likelihood_ratio')}: likelihood_ratio {lr} contradicts direction "
