@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -22,10 +24,29 @@ from belief.reliability import BetaPrior, SourcePrior
 from belief.timeline import contributions, timeline
 from belief.verbal import ICD203_TERMS
 
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "khasham.yaml"
+SMALL = {
+    "sources": [
+        {"source_id": "s1", "kind": "media"},
+        {"source_id": "s2", "kind": "local", "admiralty": "B"},
+        {"source_id": "s3", "sensitivity": 0.9, "specificity": 0.8, "strength": 10},
+    ],
+    "reports": [
+        {"claim_id": "a", "source_id": "s1", "stance": "confirm"},
+        {"claim_id": "a", "source_id": "s2", "stance": "deny"},
+        {"claim_id": "b", "source_id": "s3", "stance": "confirm", "derived_from": "s1"},
+    ],
+}
+
 
 @pytest.fixture
-def khasham(khasham_path):
-    return read_case(khasham_path)
+def small_case():
+    return case_from_records(SMALL)
+
+
+@pytest.fixture
+def khasham():
+    return read_case(SEED)
 
 
 @pytest.fixture
@@ -142,8 +163,8 @@ def test_contributions_loo_and_bad_value(khasham):
         plots.plot_contributions(khasham, "handover", value="total")
 
 
-def test_reliability_prior_table_is_beta_quantiles(tiny_case):
-    t = plots.reliability_prior_table(tiny_case, level=0.8).set_index("source_id")
+def test_reliability_prior_table_is_beta_quantiles(small_case):
+    t = plots.reliability_prior_table(small_case, level=0.8).set_index("source_id")
     assert set(t.index) == {"s1", "s2", "s3"}
     # s3 has its own values: mean 0.9, strength 10 -> Beta(9, 1)
     assert t.loc["s3", "sens_mean"] == pytest.approx(0.9)
@@ -152,8 +173,8 @@ def test_reliability_prior_table_is_beta_quantiles(tiny_case):
     # s2 is Admiralty B: mean 0.85, strength 12
     assert t.loc["s2", "spec_mean"] == pytest.approx(0.85)
     calibrated = SourcePrior(BetaPrior(30, 10), BetaPrior(5, 5))
-    cfg = ExactConfig.from_case(tiny_case, source_priors={"s1": calibrated})
-    t2 = plots.reliability_prior_table(tiny_case, cfg).set_index("source_id")
+    cfg = ExactConfig.from_case(small_case, source_priors={"s1": calibrated})
+    t2 = plots.reliability_prior_table(small_case, cfg).set_index("source_id")
     assert t2.loc["s1", "sens_mean"] == pytest.approx(0.75)
     assert t2.loc["s1", "strength"] == pytest.approx(40)
 
@@ -273,3 +294,23 @@ def test_empty_case_evidence_is_drawable():
     ax = plots.plot_contributions(case, "q")
     assert len(ax.patches) == 2
     assert isinstance(plots.reliability_prior_table(case), pd.DataFrame)
+
+
+def test_reliability_forest_accepts_the_joint_models_columns():
+    model_style = pd.DataFrame(
+        {
+            "source_id": ["a", "b"],
+            "kind": ["media", ""],
+            "sensitivity": [0.7, 0.6],
+            "sensitivity_low": [0.5, 0.4],
+            "sensitivity_high": [0.8, 0.7],
+            "specificity": [0.6, 0.5],
+            "specificity_low": [0.4, 0.3],
+            "specificity_high": [0.7, 0.6],
+        }
+    )
+    fig = plots.plot_reliability_forest(model_style, title="Posterior reliability")
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["b  [(no kind)]", "a  [media]"]
+    assert fig.get_suptitle() == "Posterior reliability"
+    np.testing.assert_allclose(fig.axes[1].collections[1].get_offsets()[:, 0], [0.5, 0.6])

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 import io
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import matplotlib
 
@@ -18,8 +20,59 @@ import pytest
 
 from belief.cli import main
 from belief.exceptions import ValidationError
-from belief.io import read_case
+from belief.io import case_from_records, read_case
 from belief.report import build_report, write_report
+
+SEED = Path(__file__).resolve().parent.parent / "seeds" / "khasham.yaml"
+RECORDS = {
+    "name": "small",
+    "config": {"base_rate": 0.4, "signal_effects": {"rhetoric": 0.5}},
+    "claims": [
+        {"claim_id": "a", "text": "A happened", "group": "g"},
+        {"claim_id": "b", "text": "B happened", "group": "g", "prior": 0.3},
+        {"claim_id": "c", "text": "C happened"},
+    ],
+    "sources": [
+        {"source_id": "s1", "name": "Outlet one", "kind": "media", "side": "red"},
+        {"source_id": "s2", "name": "Local", "kind": "local", "admiralty": "B"},
+        {"source_id": "s3", "sensitivity": 0.9, "specificity": 0.8, "strength": 10},
+    ],
+    "reports": [
+        {"claim_id": "a", "source_id": "s1", "stance": "confirm", "time": "2017-12-19T09:00"},
+        {"claim_id": "a", "source_id": "s2", "stance": "deny", "time": "2017-12-19T10:00"},
+        {"claim_id": "b", "source_id": "s2", "stance": "confirm", "time": "2017-12-19T10:00"},
+        {
+            "claim_id": "a",
+            "source_id": "s3",
+            "stance": "confirm",
+            "time": "2017-12-19T11:00",
+            "derived_from": "s1",
+        },
+        {"claim_id": "c", "source_id": "s3", "stance": "neutral"},
+    ],
+    "signals": [
+        {
+            "signal_id": "sig1",
+            "claim_id": "a",
+            "kind": "rhetoric",
+            "direction": -1,
+            "time": "2017-12-18T12:00",
+            "text": "hostile statement",
+        },
+    ],
+}
+
+
+@pytest.fixture
+def records():
+    """Fresh raw records of a small case: a group, a copy, Admiralty and own priors, a signal."""
+    return copy.deepcopy(RECORDS)
+
+
+@pytest.fixture
+def small_case(records):
+    return case_from_records(records, "small")
+
 
 DATA_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
@@ -33,15 +86,13 @@ def _decode_all(text: str) -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def khasham_html(tmp_path_factory):
-    from tests.conftest import SEED
-
     out = tmp_path_factory.mktemp("report") / "khasham.html"
     write_report(read_case(SEED), out)
     return out
 
 
-def test_html_report_is_self_contained_and_complete(khasham_html, khasham_path):
-    case = read_case(khasham_path)
+def test_html_report_is_self_contained_and_complete(khasham_html):
+    case = read_case(SEED)
     text = khasham_html.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
     for cid in case.claim_ids:
@@ -61,52 +112,48 @@ def test_html_report_is_self_contained_and_complete(khasham_html, khasham_path):
     assert all(img[..., :3].std() > 0.05 for img in images)  # not blank
 
 
-def test_report_escapes_html(tiny_records, tmp_path):
-    from belief.io import case_from_records
-
-    tiny_records["claims"][0]["text"] = "<script>alert(1)</script> & co"
-    out = write_report(case_from_records(tiny_records), tmp_path / "r.html")
+def test_report_escapes_html(records, tmp_path):
+    records["claims"][0]["text"] = "<script>alert(1)</script> & co"
+    out = write_report(case_from_records(records), tmp_path / "r.html")
     text = out.read_text(encoding="utf-8")
     assert "<script>" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in text
 
 
-def test_markdown_report_writes_figures_next_to_it(tiny_case, tmp_path):
-    out = write_report(tiny_case, tmp_path / "tiny.md")
+def test_markdown_report_writes_figures_next_to_it(small_case, tmp_path):
+    out = write_report(small_case, tmp_path / "tiny.md")
     text = out.read_text(encoding="utf-8")
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links and all(link.startswith("tiny_files/") for link in links)
     for link in links:
         img = mpimg.imread(tmp_path / link)
         assert img.shape[0] > 100
-    for cid in tiny_case.claim_ids:
+    for cid in small_case.claim_ids:
         assert f"| {cid} |" in text
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.md", "tiny_files"]
 
 
-def test_markdown_report_can_embed_images(tiny_case, tmp_path):
-    out = write_report(tiny_case, tmp_path / "tiny.markdown", embed_images=True)
+def test_markdown_report_can_embed_images(small_case, tmp_path):
+    out = write_report(small_case, tmp_path / "tiny.markdown", embed_images=True)
     _decode_all(out.read_text(encoding="utf-8"))
     assert [p.name for p in tmp_path.iterdir()] == ["tiny.markdown"]
 
 
-def test_markdown_table_cells_are_escaped(tiny_records, tmp_path):
-    from belief.io import case_from_records
-
-    tiny_records["claims"][0]["text"] = "A | B\nC"
-    text = write_report(case_from_records(tiny_records), tmp_path / "t.md").read_text()
+def test_markdown_table_cells_are_escaped(records, tmp_path):
+    records["claims"][0]["text"] = "A | B\nC"
+    text = write_report(case_from_records(records), tmp_path / "t.md").read_text()
     assert "A \\| B C" in text
 
 
-def test_bad_suffix_and_method(tiny_case, tmp_path):
+def test_bad_suffix_and_method(small_case, tmp_path):
     with pytest.raises(ValidationError, match=r"\.html, \.htm, \.md or \.markdown"):
-        write_report(tiny_case, tmp_path / "r.pdf")
+        write_report(small_case, tmp_path / "r.pdf")
     with pytest.raises(ValidationError, match="method"):
-        write_report(tiny_case, tmp_path / "r.html", method="magic")
+        write_report(small_case, tmp_path / "r.html", method="magic")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_failed_write_leaves_nothing(tiny_case, tmp_path, monkeypatch):
+def test_failed_write_leaves_nothing(small_case, tmp_path, monkeypatch):
     import belief.report as report
 
     def boom(*args, **kwargs):
@@ -114,12 +161,12 @@ def test_failed_write_leaves_nothing(tiny_case, tmp_path, monkeypatch):
 
     monkeypatch.setattr(report, "_html", boom)
     with pytest.raises(RuntimeError):
-        write_report(tiny_case, tmp_path / "r.html")
+        write_report(small_case, tmp_path / "r.html")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_assumptions_name_priors_copies_and_signals(tiny_case):
-    blocks = build_report(tiny_case)
+def test_assumptions_name_priors_copies_and_signals(small_case):
+    blocks = build_report(small_case)
     tables = {
         blocks[i - 1].content: b.content
         for i, b in enumerate(blocks)
@@ -139,11 +186,11 @@ def test_assumptions_name_priors_copies_and_signals(tiny_case):
     assert any("Base rate" in f and "0.4" in f and "b (0.3)" in f for f in facts)
 
 
-def test_cli_run_writes_report(tiny_case, tmp_path, capsys):
+def test_cli_run_writes_report(small_case, tmp_path, capsys):
     from belief.io import write_case
 
     case_file = tmp_path / "tiny.yaml"
-    write_case(tiny_case, case_file)
+    write_case(small_case, case_file)
     out = tmp_path / "k.md"
     assert main(["run", str(case_file), "--report", str(out)]) == 0
     assert "B happened" in out.read_text(encoding="utf-8")
