@@ -16,7 +16,9 @@ almost certain           (0.95, 1]
 ======================== ==========
 
 The directive's table gives 01–05 %, 05–20 %, ...; the edges here are assigned so that the
-scale is symmetric: ``verbal(p)`` and ``verbal(1 - p)`` are mirror terms.
+scale is symmetric: ``verbal(p)`` and ``verbal(1 - p)`` are mirror terms. Probabilities are
+compared with the edges after rounding to 12 decimals, so floating-point noise such as
+``1 - 0.55 == 0.44999999999999996`` does not change the term.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ def verbal(p: float) -> str:
     """
     if not 0.0 <= p <= 1.0 or np.isnan(p):
         raise ValueError(f"p should be in [0, 1] but got {p}")
+    # 1 - 0.55 is 0.44999999999999996 in floating point: compare at 12 decimals so that
+    # verbal(1 - p) is always the mirror term of verbal(p), as the table promises
+    p = round(float(p), 12)
     if p < 0.5:
         # lower bands are closed below: [0.05, 0.20) is "very unlikely"
         return ICD203_TERMS[int(np.searchsorted(ICD203_EDGES[:3], p, side="right"))]
