@@ -1,0 +1,452 @@
+"""Incremental belief: add reports and signals one at a time without recomputing the world.
+
+:class:`Belief` keeps the state of the fast engine (:mod:`belief.fast`): each claim's current
+log-odds and, per source, the Beta posteriors of sensitivity and specificity as *sufficient
+statistics* ``prior + sum of weighted confirms/denies times P(true) / P(false)`` of the claims
+it reported on. The invariant is that these statistics always equal what the claims' current
+P(true) imply; :meth:`Belief.update` keeps it exactly.
+
+What an update recomputes
+-------------------------
+For a new report on claim *c* (or a signal on *c*):
+
+1. the report is recorded, its copy status resolved with the batch rule (a late original or an
+   earlier copy re-attributes the affected copy), and its weight is added to its source's
+   statistics at *c*'s current P(true);
+2. *c*'s posterior is recomputed given the current reliability posteriors (each source's
+   cavity Beta: its statistics minus *c*'s own reports); for a free claim that is one sweep
+   over *c*'s reports and already the local fixed point; a group is swept until it moves less
+   than ``tol`` (at most ``local_sweeps``);
+3. the statistics of *c*'s sources are refreshed by the change of *c*'s P(true).
+
+Cost per report: O(reports on *c*'s block + group size), independent of the world's size
+(``benchmarks/scale.py`` measures it). Other claims of the same sources keep their posteriors
+until they are updated themselves or :meth:`Belief.refit` runs full sweeps from the current
+state (warm start) to the batch fixed point; ``refit_every`` does that automatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from belief.evidence import Evidence, ExactConfig, signal_logodds
+from belief.exceptions import ValidationError
+from belief.fast import (
+    bounds,
+    interval_moments,
+    posterior_frame,
+    reliability_frame,
+    run_vb,
+)
+from belief.meanfield import _group_logodds
+from belief.streaming import (
+    NO_TIME,
+    ReportArrays,
+    report_arrays_from_case,
+    resolve_copies,
+    source_prior_rows,
+)
+from belief.types import Case, Claim, Report, Signal, Source
+from belief.validation import Origin, parse_claims, parse_reports, parse_signals
+
+__all__ = ["Belief"]
+
+Reports = Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
+_KEY = 1 << 32  # (claim, source) pair key: claim * _KEY + source
+_STANCE = {"confirm": 1, "deny": -1, "neutral": 0}
+
+
+class _Grow:
+    """A growable array (amortized O(1) append); ``.v`` is the filled part."""
+
+    def __init__(self, values: Any, dtype: Any, width: int = 0) -> None:
+        v = np.asarray(values, dtype=dtype).reshape((-1, width) if width else -1)
+        self.a = np.empty((max(16, 2 * len(v)), *v.shape[1:]), dtype=dtype)
+        self.a[: len(v)] = v
+        self.n = len(v)
+
+    def append(self, x: Any) -> None:
+        if self.n == len(self.a):
+            self.a = np.concatenate([self.a, np.empty_like(self.a)])
+        self.a[self.n] = x
+        self.n += 1
+
+    @property
+    def v(self) -> np.ndarray:
+        return self.a[: self.n]
+
+
+class Belief:
+    """Posteriors that follow a stream of reports and signals (see the module doc).
+
+    Parameters
+    ----------
+    case : Case, optional
+        Initial claims, sources, reports and signals (fitted at construction).
+    config : ExactConfig, optional
+        Engine settings; default ``ExactConfig.from_case(case)`` or ``ExactConfig()``.
+    tol, max_iter, damping : float, int, float
+        Convergence settings of the full sweeps (:func:`belief.fast.infer_fast`); ``tol`` also
+        ends a group's local sweeps.
+    local_sweeps : int
+        Upper bound on local sweeps of a group (a free claim needs one).
+    refit_every : int, optional
+        Run :meth:`refit` after this many reports since the last one.
+
+    Examples
+    --------
+    >>> from belief.types import Report, Source
+    >>> b = Belief(config=ExactConfig(default_prior={"sensitivity": 0.8,
+    ...                                              "specificity": 0.8, "strength": 1e9}))
+    >>> b.update(Report("c1", "wire", "confirm")).round(4).to_dict()
+    {'c1': 0.8}
+    >>> b.update([Report("c1", "blog", "deny"), Report("c2", "blog", "confirm")]).round(4)
+    claim_id
+    c1    0.5
+    c2    0.8
+    Name: p_true, dtype: float64
+    """
+
+    def __init__(
+        self,
+        case: Case | None = None,
+        config: ExactConfig | None = None,
+        *,
+        tol: float = 1e-8,
+        max_iter: int = 2000,
+        damping: float = 0.5,
+        local_sweeps: int = 50,
+        refit_every: int | None = None,
+    ) -> None:
+        if config is None:
+            config = ExactConfig.from_case(case) if case is not None else ExactConfig()
+        self.config, self.tol, self.max_iter, self.damping = config, tol, max_iter, damping
+        self.local_sweeps, self.refit_every = local_sweeps, refit_every
+        empty = ReportArrays([], [], *(np.zeros(0, np.int64),) * 5)
+        if case is None:
+            self._load(empty, (), (), ())
+        else:
+            self._load(report_arrays_from_case(case), case.claims, case.sources, case.signals)
+
+    @classmethod
+    def from_arrays(
+        cls,
+        arrays: ReportArrays,
+        config: ExactConfig | None = None,
+        *,
+        claims: tuple[Claim, ...] | None = None,
+        sources: tuple[Source, ...] = (),
+        signals: tuple[Signal, ...] = (),
+        **options: Any,
+    ) -> Belief:
+        """Build from coded reports (e.g. :func:`belief.streaming.read_reports`), no Case."""
+        self = cls(None, config, **options)
+        claims = claims if claims is not None else tuple(Claim(c) for c in arrays.claim_ids)
+        self._load(arrays, claims, sources, signals)
+        return self
+
+    # -- state ---------------------------------------------------------------------------
+    def _load(self, ra: ReportArrays, claims: Iterable[Claim], sources, signals) -> None:
+        claims = tuple(claims) or tuple(Claim(c) for c in ra.claim_ids)
+        if [c.claim_id for c in claims] != list(ra.claim_ids):
+            raise ValidationError("claims must list the reports' claim ids in order")
+        self._sources_meta = {s.source_id: s for s in sources}
+        self._claim_ids, self._cindex = [], {}
+        self._ell, self._lo = _Grow([], float), _Grow([], float)
+        self._group, self._n_reports = _Grow([], np.int64), _Grow([], np.int64)
+        self._groups: list[list[int]] = []
+        self._gindex: dict[str, int] = {}
+        for c in claims:
+            self._new_claim(c)
+        for s in signals:
+            self._ell.a[self._cindex[s.claim_id]] += signal_logodds(s, self.config)
+        self._source_ids = list(ra.source_ids)
+        self._sindex = {s: i for i, s in enumerate(self._source_ids)}
+        prior = source_prior_rows(self._source_ids, tuple(sources), self.config)
+        self._prior, self._post = _Grow(prior, float, 4), _Grow(prior, float, 4)
+        attr, weight, stand_in = resolve_copies(ra, self.config.copy_weight)
+        self._claim, self._source = _Grow(ra.claim, np.int64), _Grow(ra.source, np.int64)
+        self._stance, self._derived = _Grow(ra.stance, np.int8), _Grow(ra.derived, np.int64)
+        self._time, self._attr = _Grow(ra.time, np.int64), _Grow(attr, np.int64)
+        self._weight = _Grow(weight, float)
+        self._stand_in = {int(ra.claim[i] * _KEY + ra.derived[i]): int(i) for i in stand_in}
+        self._orig_new: set[int] = set()
+        np.add.at(self._n_reports.a, ra.claim, 1)
+        self._lo.v[:] = _group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
+        self.refit()
+
+    def _new_claim(self, claim: Claim) -> int:
+        if claim.claim_id in self._cindex:
+            raise ValidationError(f"claim {claim.claim_id!r} already exists")
+        c = len(self._claim_ids)
+        self._claim_ids.append(claim.claim_id)
+        self._cindex[claim.claim_id] = c
+        prior = self.config.base_rate if claim.prior is None else claim.prior
+        self._ell.append(logit(prior))
+        self._lo.append(logit(prior))
+        self._n_reports.append(0)
+        g = -1
+        if claim.group is not None:
+            g = self._gindex.setdefault(claim.group, len(self._gindex))
+            if g == len(self._groups):
+                self._groups.append([])
+            self._groups[g].append(c)
+        self._group.append(g)
+        return c
+
+    def _claim_code(self, claim_id: str) -> int:
+        c = self._cindex.get(claim_id)
+        return self._new_claim(Claim(claim_id)) if c is None else c
+
+    def _source_code(self, source_id: str) -> int:
+        s = self._sindex.get(source_id)
+        if s is None:
+            s = self._sindex[source_id] = len(self._source_ids)
+            self._source_ids.append(source_id)
+            meta = tuple(self._sources_meta.values())
+            row = source_prior_rows([source_id], meta, self.config)[0]
+            self._prior.append(row)
+            self._post.append(row)
+        return s
+
+    def _block(self, c: int) -> list[int]:
+        g = self._group.a[c]
+        return [c] if g < 0 or len(self._groups[g]) < 2 else self._groups[g]
+
+    def _reports_of(self, claims: Iterable[int]) -> np.ndarray:
+        parts = [self._idx[self._ptr[c] : self._ptr[c + 1]] if c < len(self._ptr) - 1 else
+                 np.zeros(0, np.int64) for c in claims]  # fmt: skip
+        parts += [np.asarray(self._extra[c], dtype=np.int64) for c in claims if c in self._extra]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _contribute(self, i: int, sign: float) -> None:
+        """Add (``+1``) or remove (``-1``) report ``i``'s weight at its claim's P(true)."""
+        w = self._weight.a[i]
+        if self._stance.a[i] == 0 or w <= 0:
+            return
+        q = expit(self._lo.a[self._claim.a[i]])
+        cols = (0, 3) if self._stance.a[i] > 0 else (1, 2)
+        self._post.a[self._attr.a[i], cols] += sign * w * np.array([q, 1.0 - q])
+
+    def _reattribute(self, i: int, attr: int, weight: float) -> None:
+        self._contribute(i, -1.0)
+        self._attr.a[i], self._weight.a[i] = attr, weight
+        self._contribute(i, 1.0)
+
+    def _is_original(self, key: int) -> bool:
+        k = np.searchsorted(self._orig_base, key)
+        return key in self._orig_new or (k < len(self._orig_base) and self._orig_base[k] == key)
+
+    def _order(self, t: int, s: int, stance: int) -> tuple[int, str, int]:
+        """Sort key of the batch order (time, source id, stance) for stand-in precedence."""
+        return t, self._source_ids[s], (1, 2, 0)[stance + 1]
+
+    def _row(self, j: int) -> tuple[int, int, int]:
+        return int(self._time.a[j]), int(self._source.a[j]), int(self._stance.a[j])
+
+    def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
+        """Record one report and resolve its copy status (the batch rule, incrementally)."""
+        c, s = self._claim_code(cid), self._source_code(sid)
+        d = -1 if did is None else self._source_code(did)
+        i, attr, weight, cw = self._claim.n, s, 1.0, self.config.copy_weight
+        if d < 0:
+            key = c * _KEY + s
+            self._orig_new.add(key)
+            j = self._stand_in.pop(key, None)
+            if j is not None:  # a late original: the copy that stood in for it is a copy again
+                self._reattribute(j, int(self._source.a[j]), cw)
+        elif self._is_original(key := c * _KEY + d):
+            weight = cw
+        else:
+            j = self._stand_in.get(key)
+            if j is None or self._order(t, s, stance) < self._order(*self._row(j)):
+                if j is not None:
+                    self._reattribute(j, int(self._source.a[j]), cw)
+                self._stand_in[key], attr = i, d
+            else:
+                weight = cw
+        for arr, value in zip(
+            (self._claim, self._source, self._stance, self._derived, self._time, self._attr,
+             self._weight), (c, s, stance, d, t, attr, weight),
+        ):  # fmt: skip
+            arr.append(value)
+        self._contribute(i, 1.0)
+        self._extra.setdefault(c, []).append(i)
+        self._n_reports.a[c] += 1
+        self._since_refit += 1
+        return c
+
+    # -- local and full updates --------------------------------------------------------
+    def _refresh(self, claims: np.ndarray) -> None:
+        """Recompute ``claims`` given the other claims, refreshing their sources' statistics."""
+        idx = self._reports_of(claims.tolist())
+        idx = idx[(self._stance.a[idx] != 0) & (self._weight.a[idx] > 0)]
+        local = np.searchsorted(claims, self._claim.a[idx])
+        key = local * len(self._source_ids) + self._attr.a[idx]
+        cells, inv = np.unique(key, return_inverse=True)
+        w, conf = self._weight.a[idx], self._stance.a[idx] > 0
+        x, y = np.bincount(inv, w * conf, len(cells)), np.bincount(inv, w * ~conf, len(cells))
+        cc, cs = cells // len(self._source_ids), cells % len(self._source_ids)
+        pos = {c: k for k, c in enumerate(claims.tolist())}
+        groups = [[pos[m] for m in g] for g in self._groups if len(g) > 1 and g[0] in pos]
+        sweeps, damping = (1, 0.0) if len(claims) == 1 else (self.local_sweeps, self.damping)
+        ell, post = self._ell.a[claims], self._post.a
+        for _ in range(sweeps):
+            lo = self._lo.a[claims]
+            q = expit(lo)
+            p, qc = post[cs], q[cc]
+            a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
+            c, d = p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
+            v = x * np.log(a / d) + y * np.log(b / c) + (x + y) * np.log((c + d) / (a + b))
+            g = ell + np.bincount(cc, v, len(claims))
+            new = damping * lo + (1 - damping) * _group_logodds(g, groups)
+            dq = expit(new) - q
+            np.add.at(post, cs, np.column_stack([x, y, -y, -x]) * dq[cc][:, None])
+            self._lo.a[claims] = new
+            if np.max(np.abs(dq), initial=0.0) < self.tol:
+                break
+
+    def _evidence(self) -> Evidence:
+        n = self._claim.n
+        keep = (self._stance.v != 0) & (self._weight.v > 0)
+        prior = self._prior.v
+        return Evidence(
+            claim_ids=self._claim_ids,
+            source_ids=self._source_ids,
+            prior_logodds=self._ell.v.copy(),
+            groups=[g for g in self._groups if len(g) > 1],
+            r_claim=self._claim.v[keep],
+            r_source=self._attr.v[keep],
+            r_confirm=self._stance.v[keep] > 0,
+            r_weight=self._weight.v[keep],
+            a_se=prior[:, 0],
+            b_se=prior[:, 1],
+            a_sp=prior[:, 2],
+            b_sp=prior[:, 3],
+            n_reports=self._n_reports.v.copy(),
+            n_independent=np.bincount(
+                self._claim.v[keep & (self._weight.v == 1.0)], minlength=len(self._claim_ids)
+            ) if n else np.zeros(len(self._claim_ids), np.int64),
+        )  # fmt: skip
+
+    def refit(self) -> Belief:
+        """Full sweeps from the current state to the batch fixed point; resets the indexes."""
+        ev = self._evidence()
+        lo, post, *_ = run_vb(
+            ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=self._lo.v
+        )
+        self._lo.v[:], self._post.v[:] = lo, post
+        order = np.argsort(self._claim.v, kind="stable")
+        self._idx = order
+        counts = np.bincount(self._claim.v, minlength=len(self._claim_ids))
+        self._ptr = np.r_[0, np.cumsum(counts)]
+        self._extra: dict[int, list[int]] = {}
+        orig = self._derived.v < 0
+        self._orig_base = np.unique(self._claim.v[orig] * _KEY + self._source.v[orig])
+        self._orig_new, self._since_refit = set(), 0
+        return self
+
+    # -- public API --------------------------------------------------------------------
+    def _changed(self, touched: Iterable[int]) -> pd.Series:
+        claims = np.unique([m for c in set(touched) for m in self._block(c)]).astype(np.int64)
+        if len(claims):
+            self._refresh(claims)
+        if self.refit_every is not None and self._since_refit >= self.refit_every:
+            self.refit()
+        ids = [self._claim_ids[c] for c in claims]
+        index = pd.Index(ids, name="claim_id", dtype=object)
+        return pd.Series(expit(self._lo.a[claims]), index=index, name="p_true")
+
+    def update(
+        self, reports: Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
+    ) -> pd.Series:
+        """Add one report or a batch; return the new P(true) of the claims recomputed.
+
+        Parameters
+        ----------
+        reports : Report, mapping, DataFrame or iterable of reports/mappings
+            Mappings and DataFrames use the data contract's report columns and are validated
+            (errors name the entry / row and the column). Unknown claims are created with
+            the base rate; unknown sources get their default prior.
+
+        Returns
+        -------
+        Series
+            ``p_true`` by ``claim_id`` of the reports' claims and their group members.
+        """
+        return self._changed([self._ingest(*item) for item in _report_items(reports)])
+
+    def add_signal(self, signal: Signal | Mapping[str, Any]) -> pd.Series:
+        """Add a contextual signal to its claim's prior log-odds; return the changed P(true)."""
+        if not isinstance(signal, Signal):
+            signal = parse_signals([signal], Origin("add_signal", "signals", csv=False))[0]
+        c = self._claim_code(signal.claim_id)
+        self._ell.a[c] += signal_logodds(signal, self.config)
+        return self._changed([c])
+
+    def add_claim(self, claim: Claim | Mapping[str, Any]) -> pd.Series:
+        """Register a new claim (its prior, its group) before reports on it arrive."""
+        if not isinstance(claim, Claim):
+            claim = parse_claims([claim], Origin("add_claim", "claims", csv=False))[0]
+        return self._changed([self._new_claim(claim)])
+
+    @property
+    def log_odds(self) -> pd.Series:
+        """Current posterior log-odds by claim id."""
+        return pd.Series(self._lo.v.copy(), index=list(self._claim_ids), name="log_odds")
+
+    def p(self, claim_id: str) -> float:
+        """Current P(true) of one claim."""
+        return float(expit(self._lo.a[self._cindex[claim_id]]))
+
+    @property
+    def posterior(self) -> pd.DataFrame:
+        """The contract's posterior table for every claim (intervals as :mod:`belief.fast`)."""
+        from belief.fast import Block
+
+        ev = self._evidence()
+        block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
+                      ev.r_confirm, ev.r_weight)  # fmt: skip
+        lo = self._lo.v.copy()
+        centre, var = interval_moments(block, ev.prior_logodds, ev.groups, self._post.v, lo)
+        interval = bounds(centre, var, lo, 0.9)
+        return posterior_frame(ev.claim_ids, lo, interval, ev.n_reports, ev.n_independent)
+
+    @property
+    def reliability(self) -> pd.DataFrame:
+        """Per-source Beta posteriors (the sufficient statistics) and their means."""
+        return reliability_frame(list(self._source_ids), self._post.v.copy())
+
+    def __len__(self) -> int:
+        """Number of reports recorded."""
+        return self._claim.n
+
+
+def _time_ns(t: datetime | None) -> int:
+    return NO_TIME if t is None else int(np.datetime64(t, "ns").astype(np.int64))
+
+
+def _report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
+    """``(claim_id, source_id, stance code, derived_from, time ns)`` per report, validated."""
+    if isinstance(reports, pd.DataFrame):
+        from belief.streaming import normalize_chunk
+
+        df = normalize_chunk(reports, "reports DataFrame")
+        cols = ("claim_id", "source_id", "stance", "derived_from", "time")
+        return [(a, b, int(c), d, int(t)) for a, b, c, d, t in zip(*(df[k] for k in cols))]
+    if isinstance(reports, Report | Mapping):
+        reports = [reports]
+    out = []
+    for k, r in enumerate(reports):
+        if not isinstance(r, Report):
+            r = parse_reports([r], Origin("update", f"reports[{k}]", csv=False))[0]
+        if r.stance not in _STANCE:
+            raise ValidationError(f"update, report {k + 1}: invalid stance {r.stance!r}")
+        out.append((r.claim_id, r.source_id, _STANCE[r.stance], r.derived_from, _time_ns(r.time)))
+    return out
