@@ -31,6 +31,32 @@ from belief.reliability import DEFAULT_PRIOR, SourcePrior, resolve_source_prior
 from belief.types import Case, Report, Signal
 
 
+def _check_number(name: str, value: object, low: float, high: float, closed: bool = True) -> None:
+    """Raise a ValidationError naming config ``name`` unless ``value`` is a number in range."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = low <= value <= high if closed else low < value < high  # type: ignore[operator]
+    if not ok:
+        bracket = ("[", "]") if closed else ("(", ")")
+        raise ValidationError(
+            f"config {name}: expected a number in {bracket[0]}{low:g}, {high:g}{bracket[1]} "
+            f"but got {value!r}"
+        )
+
+
+def _check_reliability(kind: str, prior: object) -> None:
+    """Validate one ``kind_priors`` entry: sensitivity/specificity in (0, 1), strength > 0."""
+    allowed = ("sensitivity", "specificity", "strength")
+    if not isinstance(prior, Mapping) or set(prior) - set(allowed):
+        raise ValidationError(
+            f"config kind_priors[{kind!r}]: expected a mapping with keys among "
+            f"{', '.join(allowed)} but got {prior!r}"
+        )
+    for key, value in prior.items():
+        high = 1e12 if key == "strength" else 1.0
+        _check_number(f"kind_priors[{kind!r}].{key}", value, 0.0, high, closed=False)
+
+
 @dataclass(frozen=True)
 class ExactConfig:
     """Settings shared by the closed-form engines.
@@ -70,25 +96,25 @@ class ExactConfig:
     on_large: str = "approximate"
 
     def __post_init__(self) -> None:
-        checks = [
-            (0.0 < self.base_rate < 1.0, "base_rate", "in (0, 1)", self.base_rate),
-            (0.0 <= self.copy_weight <= 1.0, "copy_weight", "in [0, 1]", self.copy_weight),
-            (1 <= self.max_enumeration <= 26, "max_enumeration", "in 1..26", self.max_enumeration),
-            (
-                self.on_large in ("approximate", "error"),
-                "on_large",
-                "approximate or error",
-                self.on_large,
-            ),
-        ]
-        for ok, name, allowed, value in checks:
-            if not ok:
-                raise ValidationError(f"config {name}: expected {allowed} but got {value!r}")
+        _check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False)
+        _check_number("copy_weight", self.copy_weight, 0.0, 1.0, closed=True)
+        _check_number("default_signal_effect", self.default_signal_effect, -1e6, 1e6)
+        if not (isinstance(self.max_enumeration, int) and 1 <= self.max_enumeration <= 26):
+            raise ValidationError(
+                f"config max_enumeration: expected an integer in 1..26 but got "
+                f"{self.max_enumeration!r}"
+            )
+        if self.on_large not in ("approximate", "error"):
+            raise ValidationError(
+                f"config on_large: expected one of approximate, error but got {self.on_large!r}"
+            )
+        for name in ("signal_effects", "kind_priors", "default_prior", "source_priors"):
+            if not isinstance(getattr(self, name), Mapping):
+                raise ValidationError(f"config {name}: expected a mapping")
         for kind, eff in self.signal_effects.items():
-            if not math.isfinite(float(eff)):
-                raise ValidationError(
-                    f"config signal_effects[{kind!r}]: expected a finite number, got {eff!r}"
-                )
+            _check_number(f"signal_effects[{kind!r}]", eff, -1e6, 1e6)
+        for kind, prior in {**self.kind_priors, "<default>": self.default_prior}.items():
+            _check_reliability(kind, prior)
 
     @classmethod
     def from_case(cls, case: Case, **overrides: object) -> ExactConfig:

@@ -755,14 +755,17 @@ def test_unknown_config_key():
 @pytest.mark.parametrize(
     ("key", "value", "allowed"),
     [
-        ("base_rate", 0.0, "in (0, 1)"),
-        ("base_rate", 1.0, "in (0, 1)"),
-        ("base_rate", -0.2, "in (0, 1)"),
-        ("copy_weight", -0.1, "in [0, 1]"),
-        ("copy_weight", 1.5, "in [0, 1]"),
-        ("max_enumeration", 0, "in 1..26"),
-        ("max_enumeration", 27, "in 1..26"),
-        ("on_large", "explode", "approximate or error"),
+        ("base_rate", 0.0, "a number in (0, 1)"),
+        ("base_rate", 1.0, "a number in (0, 1)"),
+        ("base_rate", -0.2, "a number in (0, 1)"),
+        ("base_rate", "abc", "a number in (0, 1)"),
+        ("base_rate", True, "a number in (0, 1)"),
+        ("copy_weight", -0.1, "a number in [0, 1]"),
+        ("copy_weight", 1.5, "a number in [0, 1]"),
+        ("max_enumeration", 0, "an integer in 1..26"),
+        ("max_enumeration", 27, "an integer in 1..26"),
+        ("max_enumeration", 2.5, "an integer in 1..26"),
+        ("on_large", "explode", "one of approximate, error"),
     ],
 )
 def test_bad_config_values(key, value, allowed):
@@ -773,8 +776,14 @@ def test_bad_config_values(key, value, allowed):
 
 
 def test_bad_signal_effect_and_overrides():
-    with pytest.raises(ValidationError, match=r"config signal_effects\['k'\]: expected a finite"):
+    with pytest.raises(ValidationError, match=r"config signal_effects\['k'\]: expected a number"):
         ExactConfig.from_case(case_with_config(signal_effects={"k": math.inf}))
+    with pytest.raises(ValidationError, match=r"config signal_effects: expected a mapping"):
+        ExactConfig.from_case(case_with_config(signal_effects=3))
+    with pytest.raises(ValidationError, match=r"kind_priors\['blog'\]\.sensitivity: expected"):
+        ExactConfig.from_case(case_with_config(kind_priors={"blog": {"sensitivity": 2}}))
+    with pytest.raises(ValidationError, match=r"kind_priors\['blog'\]: expected a mapping with"):
+        ExactConfig.from_case(case_with_config(kind_priors={"blog": {"sens": 0.5}}))
     with pytest.raises(ValidationError, match="config base_rate"):
         ExactConfig.from_case(case_with_config(), base_rate=2.0)
     cfg = ExactConfig.from_case(case_with_config(base_rate=0.2), base_rate=0.7, copy_weight=None)
