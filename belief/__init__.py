@@ -52,8 +52,21 @@ from belief.verbal import verbal
 _LAZY = {
     "ClaimBeliefModel": ("belief.model", "ClaimBeliefModel"),
     "simulate_case": ("belief.simulate", "simulate_case"),
+    "ach_matrix": ("belief.ach", "ach_matrix"),
+    "write_report": ("belief.report", "write_report"),
 }
-_LAZY_MODULES = {"model", "simulate", "scoring", "plots", "calibrate", "meanfield"}
+_LAZY_MODULES = {
+    "ach",
+    "calibrate",
+    "fast",
+    "incremental",
+    "meanfield",
+    "model",
+    "plots",
+    "report",
+    "scoring",
+    "simulate",
+}
 
 __all__ = [
     "ApproximationWarning",
@@ -76,6 +89,7 @@ __all__ = [
     "ValidationError",
     "ValidationWarning",
     "__version__",
+    "ach_matrix",
     "case_from_frames",
     "case_from_records",
     "case_to_frames",
@@ -88,6 +102,7 @@ __all__ = [
     "timeline",
     "verbal",
     "write_case",
+    "write_report",
     "write_tables",
 ]
 
