@@ -65,6 +65,7 @@ _LAZY_MODULES = {
     "plots",
     "report",
     "scoring",
+    "sensitivity",
     "simulate",
 }
 
