@@ -216,7 +216,9 @@ def _estep(d: _Data, D: np.ndarray) -> tuple[np.ndarray, float]:
     return q, float(np.where(has_true, fixed, lse).sum())
 
 
-def _report_logliks(d: _Data, lam: np.ndarray, phi: np.ndarray, a: float):
+def _report_logliks(
+    d: _Data, lam: np.ndarray, phi: np.ndarray, a: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-report log P(stance | T=1) and log P(stance | T=0), weighted."""
     sign = np.where(d.r_confirm, 1.0, -1.0)
     x1 = lam[d.r_source] + a * d.r_align
@@ -224,7 +226,9 @@ def _report_logliks(d: _Data, lam: np.ndarray, phi: np.ndarray, a: float):
     return d.r_weight * log_expit(sign * x1), d.r_weight * log_expit(-sign * x0)
 
 
-def _rate_update(d: _Data, t: np.ndarray, y: np.ndarray, off: np.ndarray, ab, lam0):
+def _rate_update(
+    d: _Data, t: np.ndarray, y: np.ndarray, off: np.ndarray, ab: np.ndarray, lam0: np.ndarray
+) -> np.ndarray:
     """MAP of logit reliability per source: soft-labelled logistic regression + Beta prior.
 
     ``t``: weight of each report for this rate (``w q`` or ``w (1 - q)``); ``y``: 1 where the
@@ -410,7 +414,9 @@ def _theta0(d: _Data, config: ExactConfig) -> np.ndarray:
     return np.r_[logit(config.base_rate), np.asarray(effects, dtype=float)]
 
 
-def _evidence(d: _Data, lam: np.ndarray, phi: np.ndarray, a: float, theta: np.ndarray):
+def _evidence(
+    d: _Data, lam: np.ndarray, phi: np.ndarray, a: float, theta: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prior log-odds ``ell`` and summed report log-likelihoods under T=0 and T=1."""
     l1, l0 = _report_logliks(d, lam, phi, a)
     n = len(d.claim_ids)
@@ -497,7 +503,17 @@ def fit_em(
     return EMResult(priors, post, it, converged, history)
 
 
-def _log_posterior(d, ell, L0, log_ev, lam, phi, a, theta, ab) -> float:
+def _log_posterior(
+    d: _Data,
+    ell: np.ndarray,
+    L0: np.ndarray,
+    log_ev: float,
+    lam: np.ndarray,
+    phi: np.ndarray,
+    a: float,
+    theta: np.ndarray,
+    ab: np.ndarray,
+) -> float:
     """Observed-data log-likelihood plus the log priors of every parameter EM maximizes."""
     lse, _ = _group_lse(ell, d.gid, d.n_groups)
     rel = ab[0] * log_expit(lam) + ab[1] * log_expit(-lam)
@@ -508,7 +524,16 @@ def _log_posterior(d, ell, L0, log_ev, lam, phi, a, theta, ab) -> float:
 
 
 def case_digest(case: Case) -> str:
-    """SHA-256 of a case's claims, sources, reports and signals (for provenance)."""
+    """SHA-256 of a case's claims, sources, reports and signals (for provenance).
+
+    Examples
+    --------
+    >>> from belief.types import Claim
+    >>> case_digest(Case((Claim("a"),))) == case_digest(Case((Claim("a"),)))
+    True
+    >>> case_digest(Case((Claim("a"),))) == case_digest(Case((Claim("a", truth=True),)))
+    False
+    """
     h = hashlib.sha256()
     for table in (case.claims, case.sources, case.reports, case.signals):
         for rec in table:
@@ -521,7 +546,19 @@ def case_digest(case: Case) -> str:
     return h.hexdigest()
 
 
-def _priors(case, d, hyper, ab, q, a, theta, config, n_iter, converged, history):
+def _priors(
+    case: Case,
+    d: _Data,
+    hyper: _Hyper,
+    ab: np.ndarray,
+    q: np.ndarray,
+    a: float,
+    theta: np.ndarray,
+    config: ExactConfig,
+    n_iter: int,
+    converged: bool,
+    history: list[float],
+) -> CalibratedPriors:
     c = _counts(d, q)
     sources = {
         sid: SourcePrior(

@@ -256,7 +256,17 @@ def read_priors(path: str | os.PathLike[str]) -> CalibratedPriors:
 
 
 def write_priors(priors: CalibratedPriors, path: str | os.PathLike[str]) -> Path:
-    """Write ``priors`` as JSON, atomically (no partial file on failure). Returns the path."""
+    """Write ``priors`` as JSON, atomically (no partial file on failure). Returns the path.
+
+    Examples
+    --------
+    >>> import tempfile, os, json
+    >>> p = CalibratedPriors(0.3, SourcePrior(BetaPrior(7, 3), BetaPrior(6, 4)))
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     f = write_priors(p, os.path.join(d, "priors.json"))
+    ...     json.loads(f.read_text())["schema"]
+    'belief.priors/1'
+    """
     p = Path(path)
     text = json.dumps(priors.to_dict(), indent=2, ensure_ascii=False, allow_nan=False)
     with atomic_path(p) as tmp:

@@ -119,3 +119,20 @@ def test_unknown_method_is_rejected_by_the_parser(tables, capsys):
         main(["evaluate", *_args(tables, "reports"), "--method", "oracle"])
     assert info.value.code == 2
     assert "invalid choice: 'oracle'" in capsys.readouterr().err
+
+
+def test_accuracy_benchmark_runs_on_a_small_world():
+    """Smoke test of benchmarks/accuracy.py (crowd-kit engines left out: bench-only extra)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+    spec = importlib.util.spec_from_file_location("accuracy_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    case = simulate_case(120, 10, density=0.3, random_seed=2)
+    eng = {k: v for k, v in bench.engines("none", quick=True).items() if "crowd-kit" not in k}
+    table = bench.run_cv(case, eng, k=3)
+    assert table["engine"].tolist() == list(eng)
+    assert (table["brier"] < 0.25).all() and (table["seconds_per_fit"] > 0).all()
+    assert "| majority vote |" in bench.markdown(table)
