@@ -83,7 +83,7 @@ def test_evaluate_prints_and_writes_the_fold_table(tables, tmp_path, capsys):
     assert len(pd.read_csv(preds)) == 160
 
 
-@pytest.mark.parametrize("method", ["exact", "em"])
+@pytest.mark.parametrize("method", ["exact", "fast", "em"])
 def test_evaluate_other_methods(tables, capsys, method):
     argv = ["evaluate", *_args(tables, *ALL), "--folds", "3", "--method", method, "--by", "claim"]
     assert main(argv) == 0
