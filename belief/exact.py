@@ -26,6 +26,7 @@ The posterior is computed by enumerating all allowed states of each *connected c
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from itertools import product
@@ -125,7 +126,7 @@ def _blocks(claims: list[int], groups: list[list[int]]) -> list[list[int]]:
 
 def n_states(claims: list[int], groups: list[list[int]]) -> int:
     """Number of allowed joint truth states: prod over blocks of (size + 1)."""
-    return int(np.prod([len(b) + 1 for b in _blocks(claims, groups)], dtype=float))
+    return math.prod(len(b) + 1 for b in _blocks(claims, groups))  # exact int, never overflows
 
 
 def _states(claims: list[int], groups: list[list[int]]) -> np.ndarray:

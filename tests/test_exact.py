@@ -367,3 +367,15 @@ def test_group_probabilities_never_sum_above_one(reports):
     post = infer(_case(reports, groups=True)).posterior
     assert post.p_true.iloc[:3].sum() <= 1 + 1e-12
     assert post.p_true.between(0, 1).all() and post.p_true.notna().all()
+
+
+def test_huge_component_falls_back_without_overflow():
+    # 1,200 claims linked by one source: 2**1200 states, far beyond float range
+    reports = [
+        {"claim_id": f"c{i}", "source_id": "s", "stance": "confirm" if i % 3 else "deny"}
+        for i in range(1200)
+    ]
+    case = case_from_records({"reports": reports})
+    with pytest.warns(ApproximationWarning, match="1200 claims"):
+        post = infer(case).posterior
+    assert post.p_true.notna().all() and len(post) == 1200
