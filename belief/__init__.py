@@ -44,6 +44,7 @@ from belief.io import (
     write_case,
     write_tables,
 )
+from belief.priors_file import CalibratedPriors, apply_priors, read_priors, write_priors
 from belief.reliability import BetaPrior, SourcePrior
 from belief.timeline import contributions, timeline
 from belief.types import Case, Claim, Report, Signal, Source
@@ -53,6 +54,7 @@ _LAZY = {
     "ClaimBeliefModel": ("belief.model", "ClaimBeliefModel"),
     "simulate_case": ("belief.simulate", "simulate_case"),
     "ach_matrix": ("belief.ach", "ach_matrix"),
+    "calibrate_priors": ("belief.calibrate", "calibrate"),
     "write_report": ("belief.report", "write_report"),
 }
 _LAZY_MODULES = {
@@ -74,6 +76,7 @@ __all__ = [
     "BeliefError",
     "BeliefWarning",
     "BetaPrior",
+    "CalibratedPriors",
     "Case",
     "Claim",
     "ClaimBeliefModel",
@@ -91,6 +94,8 @@ __all__ = [
     "ValidationWarning",
     "__version__",
     "ach_matrix",
+    "apply_priors",
+    "calibrate_priors",
     "case_from_frames",
     "case_from_records",
     "case_to_frames",
@@ -98,11 +103,13 @@ __all__ = [
     "contributions",
     "infer",
     "read_case",
+    "read_priors",
     "read_tables",
     "simulate_case",
     "timeline",
     "verbal",
     "write_case",
+    "write_priors",
     "write_report",
     "write_tables",
 ]
