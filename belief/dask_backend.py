@@ -45,9 +45,10 @@ import pandas as pd
 from scipy.special import expit
 
 from belief.evidence import ExactConfig
-from belief.exceptions import ConvergenceWarning, ValidationError, ValidationWarning
+from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.fast import (
     Block,
+    Damping,
     FastResult,
     bounds,
     interval_moments,
@@ -62,6 +63,7 @@ from belief.streaming import (
     compile_arrays,
     iter_report_chunks,
     source_prior_rows,
+    warn_unknown_sources,
 )
 from belief.types import Claim
 
@@ -253,20 +255,28 @@ class _Runner:
 
 
 def _iterate(
-    run: _Runner, parts: list[Any], prior: np.ndarray, tol: float, max_iter: int, damping: float
+    run: _Runner,
+    parts: list[Any],
+    prior: np.ndarray,
+    tol: float,
+    max_iter: int,
+    damping: float | None,
 ) -> tuple[np.ndarray, list[Any], int, bool]:
     """The sweeps of :func:`belief.fast.run_vb`, one map-reduce per sweep."""
     from dask import delayed
 
     states = run.persist([_call(_start, p) for p in parts])
     summaries = run.compute([_call(_summary, s) for s in states])
-    post = prior + sum(st for st, _ in summaries)
+    post, schedule = prior + sum(st for st, _ in summaries), Damping(damping)
     for it in range(1, max_iter + 1):
         shared = delayed(post, pure=True)  # one copy per sweep, not one per task
-        states = run.persist([_call(_step, p, s, shared, damping) for p, s in zip(parts, states)])
+        d = schedule.value
+        states = run.persist([_call(_step, p, s, shared, d) for p, s in zip(parts, states)])
         summaries = run.compute([_call(_summary, s) for s in states])
         post = prior + sum(st for st, _ in summaries)
-        if max(d for _, d in summaries) < tol:
+        delta = max(d for _, d in summaries)
+        schedule.observe(delta)
+        if delta < tol:
             return post, states, it, True
     return post, states, max_iter, False
 
@@ -282,18 +292,6 @@ def _copies(run: _Runner, raw: Any) -> np.ndarray:
     return _stand_ins(copies, pd.concat(found, ignore_index=True))
 
 
-def _warn_unknown(reporters: list[str], sources: tuple[Any, ...], label: str) -> None:
-    unknown = sorted(set(reporters) - {s.source_id for s in sources})
-    if sources and unknown:
-        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-        warnings.warn(
-            f"{label}: {len(unknown)} source(s) not in the sources table get the default "
-            f"prior: {shown}",
-            ValidationWarning,
-            stacklevel=3,
-        )
-
-
 def infer_dask(
     reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     claims: Any = None,
@@ -303,9 +301,9 @@ def infer_dask(
     config: ExactConfig | None = None,
     client: Any = None,
     scheduler: str | None = None,
-    tol: float = 1e-8,
+    tol: float = 1e-6,
     max_iter: int = 2000,
-    damping: float = 0.5,
+    damping: float | None = None,
     level: float = 0.9,
     chunksize: int = 200_000,
 ) -> FastResult:
@@ -323,7 +321,7 @@ def infer_dask(
         Run on this cluster; otherwise ``scheduler`` (or Dask's default) is used.
     scheduler : str, optional
         ``"threads"``, ``"processes"`` or ``"synchronous"`` when no client is given.
-    tol, max_iter, damping, level : float, int, float, float
+    tol, max_iter, damping, level : float, int, float or None, float
         As in :func:`belief.fast.infer_fast`.
     chunksize : int
         Rows per chunk when a worker reads a file.
@@ -359,7 +357,7 @@ def infer_dask(
     claim_ids = side.claim_ids if claims is not None else _ordered(
         [x[0] for x in ids] + [[s.claim_id for s in side.signals]])  # fmt: skip
     source_ids = _ordered([x[1] for x in ids])
-    _warn_unknown(_ordered([x[2] for x in ids]), side.sources, str(reports))
+    warn_unknown_sources(_ordered([x[2] for x in ids]), side.sources, str(reports))
     claim_objs = side.claims if claims is not None else tuple(Claim(c) for c in claim_ids)
     ev0 = compile_arrays(ReportArrays(claim_ids, [], *(np.zeros(0, np.int64),) * 5), config,
                          claims=claim_objs, signals=side.signals)  # fmt: skip

@@ -91,7 +91,7 @@ class Belief:
         Initial claims, sources, reports and signals (fitted at construction).
     config : ExactConfig, optional
         Engine settings; default ``ExactConfig.from_case(case)`` or ``ExactConfig()``.
-    tol, max_iter, damping : float, int, float
+    tol, max_iter, damping : float, int, float or None
         Convergence settings of the full sweeps (:func:`belief.fast.infer_fast`); ``tol`` also
         ends a group's local sweeps.
     local_sweeps : int
@@ -118,9 +118,9 @@ class Belief:
         case: Case | None = None,
         config: ExactConfig | None = None,
         *,
-        tol: float = 1e-8,
+        tol: float = 1e-6,
         max_iter: int = 2000,
-        damping: float = 0.5,
+        damping: float | None = None,
         local_sweeps: int = 50,
         refit_every: int | None = None,
     ) -> None:
@@ -295,7 +295,9 @@ class Belief:
         cc, cs = cells // len(self._source_ids), cells % len(self._source_ids)
         pos = {c: k for k, c in enumerate(claims.tolist())}
         groups = [[pos[m] for m in g] for g in self._groups if len(g) > 1 and g[0] in pos]
-        sweeps, damping = (1, 0.0) if len(claims) == 1 else (self.local_sweeps, self.damping)
+        one_block = len(claims) == 1 or (len(groups) == 1 and len(groups[0]) == len(claims))
+        damping = 0.0 if one_block else 0.5 if self.damping is None else self.damping
+        sweeps = 1 if len(claims) == 1 else self.local_sweeps  # a free claim: exact in one
         ell, post = self._ell.a[claims], self._post.a
         for _ in range(sweeps):
             lo = self._lo.a[claims]

@@ -97,10 +97,10 @@ def test_interval_matches_monte_carlo_over_cavity_betas():
                 reports.append({"claim_id": f"o{i}", "source_id": f"s{j}", "stance": stance})
     case = case_from_records({"claims": claims, "reports": reports})
     ev = compile_evidence(case, ExactConfig())
-    lo, post, block, *_ = run_vb(ev, tol=1e-12)
+    lo, post, *_ = run_vb(ev, tol=1e-12)
     q0 = expit(lo[0])
-    m = block.claim == 0
-    s, x, y = block.source[m], block.x[m], block.y[m]
+    m = ev.r_claim == 0  # one report per source on the target claim
+    s, x, y = ev.r_source[m], ev.r_confirm[m] * 1.0, ~ev.r_confirm[m] * 1.0
     a, b = post[s, 0] - x * q0, post[s, 1] - y * q0
     c, d = post[s, 2] - y * (1 - q0), post[s, 3] - x * (1 - q0)
     theta = rng.beta(a, b, size=(200_000, len(s)))
