@@ -47,10 +47,10 @@ import scipy.sparse as sp
 from scipy.special import digamma, expit, logsumexp
 from scipy.stats import norm
 
-from belief.evidence import Evidence, ExactConfig, compile_evidence
+from belief.evidence import Evidence, ExactConfig
 from belief.exceptions import ConvergenceWarning
 from belief.meanfield import _group_logodds
-from belief.streaming import ReportArrays, compile_arrays
+from belief.streaming import ReportArrays, compile_arrays, report_arrays_from_case
 from belief.types import POSTERIOR_COLUMNS, Case
 from belief.verbal import ICD203_EDGES, ICD203_TERMS
 
@@ -455,9 +455,11 @@ def infer_fast(
     >>> round(infer_fast(case).p("c1"), 4)  # reliability known: 0.8 / (0.8 + 0.2)
     0.8
     """
-    if isinstance(data, Case):
+    if isinstance(data, Case):  # vectorized compile_evidence (tests check they are equal)
         config = ExactConfig.from_case(data) if config is None else config
-        ev = compile_evidence(data, config)
+        arrays = report_arrays_from_case(data)
+        ev = compile_arrays(arrays, config, claims=data.claims, sources=data.sources,
+                            signals=data.signals)  # fmt: skip
     else:
         config = ExactConfig() if config is None else config
         ev = compile_arrays(data, config) if isinstance(data, ReportArrays) else data

@@ -209,8 +209,8 @@ class Belief:
         if s is None:
             s = self._sindex[source_id] = len(self._source_ids)
             self._source_ids.append(source_id)
-            meta = tuple(self._sources_meta.values())
-            row = source_prior_rows([source_id], meta, self.config)[0]
+            meta = self._sources_meta.get(source_id)
+            row = source_prior_rows([source_id], (meta,) if meta else (), self.config)[0]
             self._prior.append(row)
             self._post.append(row)
         return s
