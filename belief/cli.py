@@ -21,13 +21,18 @@ from belief.types import POSTERIOR_COLUMNS, Case
 METHODS = ("exact", "mcmc", "advi", "map", "fast")
 
 
-def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFrame:
-    """Posterior table of ``case`` with the chosen engine."""
+def _config(case: Case, priors: str | None) -> ExactConfig:
     config = ExactConfig.from_case(case)
-    if priors is not None:
-        from belief.priors_file import apply_priors, read_priors
+    if priors is None:
+        return config
+    from belief.priors_file import apply_priors, read_priors
 
-        config = apply_priors(config, read_priors(priors), case)
+    return apply_priors(config, read_priors(priors), case)
+
+
+def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFrame:
+    """Posterior table of ``case`` with the chosen engine (and calibrated priors, if given)."""
+    config = _config(case, priors)
     if method == "exact":
         from belief.exact import infer
 
@@ -38,8 +43,33 @@ def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFra
         return infer_fast(case, config).posterior
     from belief.model import ClaimBeliefModel
 
-    model = ClaimBeliefModel().fit(case, method=method)
+    model = ClaimBeliefModel().fit(case, method=method, config=config)
     return model.posterior_table()
+
+
+def _posterior_large(args: argparse.Namespace) -> pd.DataFrame:
+    """``--method fast`` without priors: stream the reports, never build per-row objects."""
+    if args.backend == "dask":
+        from belief.dask_backend import infer_dask
+
+        client, scheduler = None, args.dask_scheduler
+        if scheduler and "://" in scheduler:
+            from distributed import Client
+
+            client, scheduler = Client(scheduler), None
+        return infer_dask(
+            args.reports,
+            args.claims,
+            args.sources,
+            args.signals,
+            client=client,
+            scheduler=scheduler,
+        ).posterior
+    from belief.fast import infer_fast
+    from belief.streaming import read_evidence
+
+    ev = read_evidence(args.reports, args.claims, args.sources, args.signals)
+    return infer_fast(ev, ExactConfig()).posterior
 
 
 def _fmt_table(post: pd.DataFrame, case: Case) -> str:
@@ -114,8 +144,13 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_infer(args: argparse.Namespace) -> None:
     """``belief infer``: posterior.csv from the contract's tables."""
-    case = read_tables(args.claims, args.sources, args.reports, args.signals)
-    post = _posterior(case, args.method, args.priors)
+    if args.backend == "dask" and (args.method != "fast" or args.priors):
+        raise ValidationError("--backend dask needs --method fast and no --priors")
+    if args.method == "fast" and args.priors is None:
+        post = _posterior_large(args)
+    else:
+        case = read_tables(args.claims, args.sources, args.reports, args.signals)
+        post = _posterior(case, args.method, args.priors)
     write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
 
@@ -149,6 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument("--priors", help="priors.json from `belief calibrate`")
     inf.add_argument("--method", choices=METHODS, default="exact")
     inf.add_argument("--out", required=True, help="output posterior.csv")
+    inf.add_argument(
+        "--backend",
+        choices=("memory", "dask"),
+        default="memory",
+        help="with --method fast: in memory (default) or Dask over partitioned report files",
+    )
+    inf.add_argument(
+        "--dask-scheduler",
+        help="Dask scheduler: tcp://HOST:8786 for a cluster, or threads/processes/synchronous",
+    )
     inf.set_defaults(func=cmd_infer)
     for register in _EXTENSIONS:
         register(sub, _tables)

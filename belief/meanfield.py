@@ -60,11 +60,12 @@ def _cavity_logratio(ev: Evidence, q: np.ndarray) -> np.ndarray:
     """Per report: log P(stance | T=1) - log P(stance | T=0) under the source's cavity Beta."""
     n_src, s = len(ev.source_ids), ev.r_source
     w_c, w_d = ev.r_weight * ev.r_confirm, ev.r_weight * ~ev.r_confirm
-    key = ev.r_claim * n_src + s  # one cell per (claim, source)
+    # one cell per (claim, source) pair that occurs; never a dense claims x sources array
+    _, cell = np.unique(ev.r_claim * n_src + s, return_inverse=True)
 
     def cavity(prior: np.ndarray, v: np.ndarray) -> np.ndarray:
         # source total minus what this claim's own reports contributed
-        own = np.bincount(key, v, len(ev.claim_ids) * n_src)[key]
+        own = np.bincount(cell, v)[cell]
         return prior[s] + np.bincount(s, v, n_src)[s] - own
 
     a, b = cavity(ev.a_se, w_c * q), cavity(ev.b_se, w_d * q)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -299,3 +300,41 @@ def test_console_script_runs_the_seed_case(khasham_path, tmp_path):
     assert done.stderr == ""
     assert table_p(done.stdout, "handover") < 0.2
     assert "Timeline of 'handover':" in done.stdout
+
+
+def test_infer_fast_memory_and_dask_backends_agree(tmp_path, khasham_path):
+    pytest.importorskip("dask.dataframe")
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    outs = {}
+    for backend in ("memory", "dask"):
+        out = tmp_path / f"{backend}.csv"
+        extra = ["--dask-scheduler", "synchronous"] if backend == "dask" else []
+        assert (
+            main(
+                [
+                    "infer",
+                    *args,
+                    "--method",
+                    "fast",
+                    "--backend",
+                    backend,
+                    *extra,
+                    "--out",
+                    str(out),
+                ]
+            )
+            == 0
+        )
+        outs[backend] = pd.read_csv(out)
+    assert list(outs["memory"].columns) == list(POSTERIOR_COLUMNS)
+    np.testing.assert_allclose(outs["memory"].p_true, outs["dask"].p_true, atol=1e-8)
+
+
+def test_dask_backend_requires_fast_method(tmp_path, khasham_path, capsys):
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    out = tmp_path / "post.csv"
+    assert main(["infer", *args, "--backend", "dask", "--out", str(out)]) == 2
+    assert "--backend dask needs --method fast" in capsys.readouterr().err
+    assert not out.exists()
