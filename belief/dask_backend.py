@@ -44,27 +44,19 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from belief.evidence import ExactConfig
-from belief.exceptions import ConvergenceWarning, ValidationError
-from belief.fast import (
-    Block,
-    Damping,
-    FastResult,
-    bounds,
-    interval_moments,
-    posterior_frame,
-    reliability_frame,
-    sweep,
-)
-from belief.meanfield import _group_logodds
-from belief.streaming import (
+from belief.arrays import (
     _STANCE_RANK,
     ReportArrays,
     compile_arrays,
-    iter_report_chunks,
+    posterior_frame,
+    reliability_frame,
     source_prior_rows,
-    warn_unknown_sources,
 )
+from belief.evidence import ExactConfig
+from belief.exceptions import ConvergenceWarning, ValidationError
+from belief.fast import Block, Damping, FastResult, bounds, interval_moments, sweep
+from belief.meanfield import _group_logodds
+from belief.streaming import empty_chunk, read_normalized, warn_unknown_sources
 from belief.types import Claim
 
 __all__ = ["infer_dask"]
@@ -85,18 +77,7 @@ def _paths(reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
 
 def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
     """One file as one validated partition (normalized columns plus ``part``)."""
-    chunks = list(iter_report_chunks(path, chunksize=chunksize))
-    df = pd.concat(chunks, ignore_index=True) if chunks else _empty()
-    return df.assign(part=np.int64(part))
-
-
-def _empty() -> pd.DataFrame:
-    """An empty normalized partition with the dtypes of a real one."""
-    from belief.streaming import normalize_chunk
-
-    row = pd.DataFrame({"claim_id": ["c"], "source_id": ["s"], "stance": ["confirm"],
-                        "derived_from": ["d"], "time": [""]})  # fmt: skip
-    return normalize_chunk(row, "").iloc[:0]
+    return read_normalized(path, chunksize=chunksize).assign(part=np.int64(part))
 
 
 def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
@@ -349,7 +330,7 @@ def infer_dask(
     empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
     side = read_tables(claims, sources, empty, signals)
     config = ExactConfig.from_case(side) if config is None else config
-    meta = _empty().assign(part=np.int64(0))
+    meta = empty_chunk().assign(part=np.int64(0))
     reads = [_call(_read, p, k, chunksize) for k, p in enumerate(paths)]
     raw = dd.from_delayed(reads, meta=meta, verify_meta=False)
     (raw,) = run.persist([raw])

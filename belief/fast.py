@@ -47,12 +47,18 @@ import scipy.sparse as sp
 from scipy.special import digamma, expit, logsumexp
 from scipy.stats import norm
 
+from belief.arrays import (
+    ReportArrays,
+    compile_arrays,
+    posterior_frame,
+    reliability_frame,
+    report_arrays_from_case,
+    verbal_array,
+)
 from belief.evidence import Evidence, ExactConfig
 from belief.exceptions import ConvergenceWarning
 from belief.meanfield import _group_logodds
-from belief.streaming import ReportArrays, compile_arrays, report_arrays_from_case
-from belief.types import POSTERIOR_COLUMNS, Case
-from belief.verbal import ICD203_EDGES, ICD203_TERMS
+from belief.types import Case
 
 __all__ = [
     "Block",
@@ -244,23 +250,6 @@ def group_variance(g: np.ndarray, v: np.ndarray, groups: list[list[int]]) -> np.
     return out
 
 
-def verbal_array(p: np.ndarray) -> np.ndarray:
-    """Vectorized :func:`belief.verbal.verbal` (same band edges and closedness).
-
-    Examples
-    --------
-    >>> verbal_array(np.array([0.03, 0.5, 0.8])).tolist()
-    ['almost no chance', 'roughly even chance', 'likely']
-    """
-    raw = np.asarray(p, dtype=float)
-    p = np.round(raw, 12)  # as verbal(): compare at 12 decimals (mirror-symmetric bands)
-    near = np.min(np.abs(raw[..., None] - np.asarray(ICD203_EDGES)), axis=-1, initial=1) < 1e-9
-    p[near] = [round(float(x), 12) for x in raw[near]]  # exactly Python's rounding near edges
-    low = np.searchsorted(ICD203_EDGES[:3], p, side="right")
-    high = 3 + np.searchsorted(ICD203_EDGES[3:], p, side="left")
-    return np.asarray(ICD203_TERMS, dtype=object)[np.where(p < 0.5, low, high)]
-
-
 @dataclass(frozen=True)
 class FastResult:
     """What :func:`infer_fast` returns.
@@ -386,28 +375,6 @@ def bounds(
     return np.minimum(expit(centre - half), p), np.maximum(expit(centre + half), p)
 
 
-def posterior_frame(
-    claim_ids: list[str],
-    lo: np.ndarray,
-    interval: tuple[np.ndarray, np.ndarray],
-    n_reports: np.ndarray,
-    n_independent: np.ndarray,
-) -> pd.DataFrame:
-    """The contract's posterior table from arrays."""
-    p = expit(lo)
-    cols = [p, *interval, verbal_array(p), n_reports, n_independent]
-    return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])))
-
-
-def reliability_frame(source_ids: list[str], post: np.ndarray) -> pd.DataFrame:
-    """Per-source variational Beta posteriors and their means."""
-    a, b, c, d = post.T
-    return pd.DataFrame(
-        {"source_id": source_ids, "sens_alpha": a, "sens_beta": b, "spec_alpha": c,
-         "spec_beta": d, "sensitivity": a / (a + b), "specificity": c / (c + d)}
-    )  # fmt: skip
-
-
 def infer_fast(
     data: Case | Evidence | ReportArrays,
     config: ExactConfig | None = None,
@@ -424,7 +391,8 @@ def infer_fast(
     ----------
     data : Case, Evidence or ReportArrays
         A validated case, compiled evidence (e.g. :func:`belief.streaming.read_evidence`) or
-        coded reports (compiled with :func:`compile_arrays` and the config's default priors).
+        coded reports (compiled with :func:`belief.arrays.compile_arrays` and the config's
+        default priors).
     config : ExactConfig, optional
         Engine settings; default ``ExactConfig.from_case(case)`` or ``ExactConfig()``.
     tol : float

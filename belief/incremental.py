@@ -28,58 +28,33 @@ state (warm start) to the batch fixed point; ``refit_every`` does that automatic
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from belief.evidence import Evidence, ExactConfig, signal_logodds
-from belief.exceptions import ValidationError
-from belief.fast import (
-    bounds,
-    interval_moments,
+from belief.arrays import (
+    Growable,
+    ReportArrays,
     posterior_frame,
     reliability_frame,
-    run_vb,
-)
-from belief.meanfield import _group_logodds
-from belief.streaming import (
-    NO_TIME,
-    ReportArrays,
     report_arrays_from_case,
     resolve_copies,
     source_prior_rows,
 )
+from belief.evidence import Evidence, ExactConfig, signal_logodds
+from belief.exceptions import ValidationError
+from belief.fast import Block, bounds, interval_moments, run_vb
+from belief.meanfield import _group_logodds
+from belief.streaming import report_items
 from belief.types import Case, Claim, Report, Signal, Source
-from belief.validation import Origin, parse_claims, parse_reports, parse_signals
+from belief.validation import Origin, parse_claims, parse_signals
 
 __all__ = ["Belief"]
 
 Reports = Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
 _KEY = 1 << 32  # (claim, source) pair key: claim * _KEY + source
-_STANCE = {"confirm": 1, "deny": -1, "neutral": 0}
-
-
-class _Grow:
-    """A growable array (amortized O(1) append); ``.v`` is the filled part."""
-
-    def __init__(self, values: Any, dtype: Any, width: int = 0) -> None:
-        v = np.asarray(values, dtype=dtype).reshape((-1, width) if width else -1)
-        self.a = np.empty((max(16, 2 * len(v)), *v.shape[1:]), dtype=dtype)
-        self.a[: len(v)] = v
-        self.n = len(v)
-
-    def append(self, x: Any) -> None:
-        if self.n == len(self.a):
-            self.a = np.concatenate([self.a, np.empty_like(self.a)])
-        self.a[self.n] = x
-        self.n += 1
-
-    @property
-    def v(self) -> np.ndarray:
-        return self.a[: self.n]
 
 
 class Belief:
@@ -158,8 +133,8 @@ class Belief:
             raise ValidationError("claims must list the reports' claim ids in order")
         self._sources_meta = {s.source_id: s for s in sources}
         self._claim_ids, self._cindex = [], {}
-        self._ell, self._lo = _Grow([], float), _Grow([], float)
-        self._group, self._n_reports = _Grow([], np.int64), _Grow([], np.int64)
+        self._ell, self._lo = Growable([], float), Growable([], float)
+        self._group, self._n_reports = Growable([], np.int64), Growable([], np.int64)
         self._groups: list[list[int]] = []
         self._gindex: dict[str, int] = {}
         for c in claims:
@@ -169,12 +144,12 @@ class Belief:
         self._source_ids = list(ra.source_ids)
         self._sindex = {s: i for i, s in enumerate(self._source_ids)}
         prior = source_prior_rows(self._source_ids, tuple(sources), self.config)
-        self._prior, self._post = _Grow(prior, float, 4), _Grow(prior, float, 4)
+        self._prior, self._post = Growable(prior, float, 4), Growable(prior, float, 4)
         attr, weight, stand_in = resolve_copies(ra, self.config.copy_weight)
-        self._claim, self._source = _Grow(ra.claim, np.int64), _Grow(ra.source, np.int64)
-        self._stance, self._derived = _Grow(ra.stance, np.int8), _Grow(ra.derived, np.int64)
-        self._time, self._attr = _Grow(ra.time, np.int64), _Grow(attr, np.int64)
-        self._weight = _Grow(weight, float)
+        self._claim, self._source = Growable(ra.claim, np.int64), Growable(ra.source, np.int64)
+        self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
+        self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
+        self._weight = Growable(weight, float)
         self._stand_in = {int(ra.claim[i] * _KEY + ra.derived[i]): int(i) for i in stand_in}
         self._orig_new: set[int] = set()
         np.add.at(self._n_reports.a, ra.claim, 1)
@@ -365,9 +340,7 @@ class Belief:
         index = pd.Index(ids, name="claim_id", dtype=object)
         return pd.Series(expit(self._lo.a[claims]), index=index, name="p_true")
 
-    def update(
-        self, reports: Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
-    ) -> pd.Series:
+    def update(self, reports: Reports) -> pd.Series:
         """Add one report or a batch; return the new P(true) of the claims recomputed.
 
         Parameters
@@ -382,7 +355,7 @@ class Belief:
         Series
             ``p_true`` by ``claim_id`` of the reports' claims and their group members.
         """
-        return self._changed([self._ingest(*item) for item in _report_items(reports)])
+        return self._changed([self._ingest(*item) for item in report_items(reports)])
 
     def add_signal(self, signal: Signal | Mapping[str, Any]) -> pd.Series:
         """Add a contextual signal to its claim's prior log-odds; return the changed P(true)."""
@@ -410,8 +383,6 @@ class Belief:
     @property
     def posterior(self) -> pd.DataFrame:
         """The contract's posterior table for every claim (intervals as :mod:`belief.fast`)."""
-        from belief.fast import Block
-
         ev = self._evidence()
         block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
                       ev.r_confirm, ev.r_weight)  # fmt: skip
@@ -428,27 +399,3 @@ class Belief:
     def __len__(self) -> int:
         """Number of reports recorded."""
         return self._claim.n
-
-
-def _time_ns(t: datetime | None) -> int:
-    return NO_TIME if t is None else int(np.datetime64(t, "ns").astype(np.int64))
-
-
-def _report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
-    """``(claim_id, source_id, stance code, derived_from, time ns)`` per report, validated."""
-    if isinstance(reports, pd.DataFrame):
-        from belief.streaming import normalize_chunk
-
-        df = normalize_chunk(reports, "reports DataFrame")
-        cols = ("claim_id", "source_id", "stance", "derived_from", "time")
-        return [(a, b, int(c), d, int(t)) for a, b, c, d, t in zip(*(df[k] for k in cols))]
-    if isinstance(reports, Report | Mapping):
-        reports = [reports]
-    out = []
-    for k, r in enumerate(reports):
-        if not isinstance(r, Report):
-            r = parse_reports([r], Origin("update", f"reports[{k}]", csv=False))[0]
-        if r.stance not in _STANCE:
-            raise ValidationError(f"update, report {k + 1}: invalid stance {r.stance!r}")
-        out.append((r.claim_id, r.source_id, _STANCE[r.stance], r.derived_from, _time_ns(r.time)))
-    return out

@@ -1,16 +1,19 @@
-"""Reports as integer-coded arrays: chunked CSV reading, copy resolution and compilation.
+"""Reading reports: chunked CSV reading and validation into integer codes.
 
 Large report files are read in chunks of ``chunksize`` rows with pandas' C parser; each chunk is
 validated with vectorized checks (the first bad row raises the same
 :class:`~belief.exceptions.ValidationError` as :func:`belief.io.read_tables`, naming the file,
-the spreadsheet row and the column) and turned into integer codes. No
-:class:`~belief.types.Report` object is built per row and nothing is dense in claims × sources:
-memory is a few int64 arrays per report plus one chunk of text.
+the spreadsheet row and the column) and turned into integer codes
+(:class:`~belief.arrays.ReportArrays`). No :class:`~belief.types.Report` object is built per row
+and nothing is dense in claims × sources: memory is a few int64 arrays per report plus one chunk
+of text.
 
-:func:`compile_arrays` then applies the batch engine's conventions (:mod:`belief.evidence`:
-priors, signals, neutral reports, copies) with array operations, giving the same
-:class:`~belief.evidence.Evidence` as ``compile_evidence(read_tables(...))``.
-:func:`read_evidence` does both from the contract's files.
+:func:`belief.arrays.compile_arrays` then applies the batch engine's conventions with array
+operations, giving the same :class:`~belief.evidence.Evidence` as
+``compile_evidence(read_tables(...))``. :func:`read_evidence` does both from the contract's
+files. The arrays layer (:class:`ReportArrays`, :func:`resolve_copies`, :func:`compile_arrays`,
+:func:`report_arrays_from_case`, :data:`NO_TIME`) lives in :mod:`belief.arrays` and is
+re-exported here.
 
 Times are parsed with ``pandas.to_datetime(format="ISO8601", utc=True)``; a value pandas cannot
 parse is checked with :func:`belief.validation.parse_time`, which raises the usual error.
@@ -20,18 +23,27 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import logit
 
-from belief.evidence import Evidence, ExactConfig, signal_logodds
+from belief.arrays import (  # noqa: F401 (moved there, still importable from here)
+    NO_TIME,
+    ReportArrays,
+    compile_arrays,
+    copy_order,
+    report_arrays_from_case,
+    resolve_copies,
+    source_prior_rows,
+)
+from belief.evidence import Evidence, ExactConfig
 from belief.exceptions import ValidationError, ValidationWarning
-from belief.reliability import resolve_source_prior
-from belief.types import Case, Claim, Signal, Source
-from belief.validation import STANCE_ALIASES, _stance, parse_time
+from belief.types import Report, Source
+from belief.validation import STANCE_ALIASES, Origin, _stance, parse_reports, parse_time
 
 __all__ = [
     "NO_TIME",
@@ -45,188 +57,10 @@ __all__ = [
     "resolve_copies",
 ]
 
-#: Time code of a report without a time: sorts before every real time, as in the batch engine.
-NO_TIME = np.iinfo(np.int64).min
 _REQUIRED = ("claim_id", "source_id", "stance")
-_STANCE_CODE = {k: {"confirm": 1, "deny": -1, "neutral": 0}[v] for k, v in STANCE_ALIASES.items()}
-_STANCE_RANK = np.array([1, 2, 0])  # by code + 1 (deny, neutral, confirm): alphabetical order
+_CODES = {"confirm": 1, "deny": -1, "neutral": 0}
+_STANCE_CODE = {k: _CODES[v] for k, v in STANCE_ALIASES.items()}
 PathLike = str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class ReportArrays:
-    """Reports as integer-coded arrays (no :class:`~belief.types.Report` object per row).
-
-    Attributes
-    ----------
-    claim_ids, source_ids : list of str
-        The codes' labels. ``source_ids`` covers ``source_id`` and ``derived_from`` values.
-    claim, source : ndarray of int64
-        Codes of each report's claim and source.
-    stance : ndarray of int8
-        ``1`` confirm, ``-1`` deny, ``0`` neutral.
-    derived : ndarray of int64
-        Code of the ``derived_from`` source, ``-1`` when the report is original.
-    time : ndarray of int64
-        Nanoseconds since the epoch (UTC), :data:`NO_TIME` when missing.
-    """
-
-    claim_ids: list[str]
-    source_ids: list[str]
-    claim: np.ndarray
-    source: np.ndarray
-    stance: np.ndarray
-    derived: np.ndarray
-    time: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.claim)
-
-
-def resolve_copies(
-    arrays: ReportArrays, copy_weight: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Attributed source, evidence weight and stand-in positions (the copy rule, vectorized).
-
-    Same rule as :func:`belief.evidence.effective_reports`: a copy of *X* on claim *c* gets
-    ``copy_weight`` when *X* has an original report on *c*; otherwise the first copy in
-    :func:`copy_order` stands in for *X* with weight 1.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ra = ReportArrays(["c"], ["x", "a", "b", "d"], np.zeros(3, np.int64),
-    ...                   np.array([1, 2, 3]), np.ones(3, np.int8), np.array([-1, 0, 0]),
-    ...                   np.array([5, 2, 1]))
-    >>> attr, w, stand_in = resolve_copies(ra, 0.0)
-    >>> attr.tolist(), w.tolist(), stand_in.tolist()  # the earliest copy stands in for x
-    ([1, 2, 0], [1.0, 0.0, 1.0], [2])
-    """
-    claim, source, derived = arrays.claim, arrays.source, arrays.derived
-    attr = np.asarray(source, dtype=np.int64).copy()
-    weight = np.ones(len(attr))
-    is_copy = derived >= 0
-    if not is_copy.any():
-        return attr, weight, np.zeros(0, dtype=np.int64)
-    n_src = int(max(source.max(initial=0), derived.max(initial=0))) + 1
-    orig_keys = np.unique(claim[~is_copy] * n_src + source[~is_copy])
-    idx = np.flatnonzero(is_copy)
-    keys = claim[idx] * n_src + derived[idx]
-    pos = np.minimum(np.searchsorted(orig_keys, keys), max(len(orig_keys) - 1, 0))
-    has_orig = orig_keys[pos] == keys if len(orig_keys) else np.zeros(len(keys), dtype=bool)
-    cand, ckeys = idx[~has_orig], keys[~has_orig]
-    order = np.lexsort((*copy_order(arrays, cand), ckeys))
-    first = order[np.r_[True, ckeys[order][1:] != ckeys[order][:-1]]] if len(order) else order
-    weight[idx] = copy_weight
-    stand_in = cand[first]
-    weight[stand_in] = 1.0
-    attr[stand_in] = derived[stand_in]
-    return attr, weight, np.sort(stand_in)
-
-
-def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
-    """``np.lexsort`` keys (last is primary) of the batch engine's report order.
-
-    Reports without time first, then by time, source id, stance (confirm, deny, neutral) and
-    position: ties are broken by content, so results do not depend on row order.
-    """
-    rank = np.empty(len(arrays.source_ids), dtype=np.int64)
-    rank[np.argsort(np.asarray(arrays.source_ids, dtype=str), kind="stable")] = np.arange(
-        len(arrays.source_ids)
-    )
-    stance = _STANCE_RANK[arrays.stance[idx] + 1]
-    return idx, stance, rank[arrays.source[idx]], arrays.time[idx]
-
-
-def source_prior_rows(
-    source_ids: list[str], sources: tuple[Source, ...], config: ExactConfig
-) -> np.ndarray:
-    """Beta prior parameters ``(a_se, b_se, a_sp, b_sp)`` per source, as the batch engine."""
-    table = {s.source_id: s for s in sources}
-    kinds, default = config.kind_priors, None
-    rows = np.empty((len(source_ids), 4))
-    for i, sid in enumerate(source_ids):
-        sprior = config.source_priors.get(sid)
-        if sprior is None and sid not in table:
-            if default is None:  # every unlisted source shares the same default prior
-                default = resolve_source_prior(Source(sid), kinds, config.default_prior)
-            sprior = default
-        elif sprior is None:
-            sprior = resolve_source_prior(table[sid], kinds, config.default_prior)
-        se, spc = sprior.sensitivity, sprior.specificity
-        rows[i] = (se.alpha, se.beta, spc.alpha, spc.beta)
-    return rows
-
-
-def compile_arrays(
-    arrays: ReportArrays,
-    config: ExactConfig | None = None,
-    *,
-    claims: tuple[Claim, ...] | None = None,
-    sources: tuple[Source, ...] = (),
-    signals: tuple[Signal, ...] = (),
-) -> Evidence:
-    """Compile coded reports (plus the small tables) into :class:`~belief.evidence.Evidence`.
-
-    Vectorized equivalent of :func:`belief.evidence.compile_evidence` (same priors, signal,
-    neutral and copy conventions, same claim and source order); ``claims`` must list
-    ``arrays.claim_ids`` in order when given.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> ra = ReportArrays(["c1"], ["a", "b"], np.array([0, 0]), np.array([0, 1]),
-    ...                   np.array([1, 0], dtype=np.int8), np.array([-1, -1]),
-    ...                   np.full(2, NO_TIME))
-    >>> ev = compile_arrays(ra)
-    >>> ev.source_ids, ev.n_reports.tolist(), ev.n_independent.tolist()
-    (['a'], [2], [1])
-    """
-    config = ExactConfig() if config is None else config
-    n_claims = len(arrays.claim_ids)
-    if claims is not None and [c.claim_id for c in claims] != list(arrays.claim_ids):
-        raise ValueError("claims must list arrays.claim_ids in the same order")
-    claims = claims or ()  # no claims table: base rate for all, no groups
-    prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
-    lo = np.full(n_claims, logit(config.base_rate))
-    if claims:
-        lo = logit(np.where(np.isnan(prior), config.base_rate, prior))
-    index = {c: i for i, c in enumerate(arrays.claim_ids)}
-    for s in signals:
-        lo[index[s.claim_id]] += signal_logodds(s, config)
-    attr, weight, _ = resolve_copies(arrays, config.copy_weight)
-    keep = (arrays.stance != 0) & (weight > 0)
-    used = np.flatnonzero(np.bincount(attr[keep], minlength=len(arrays.source_ids)))
-    code = np.zeros(len(arrays.source_ids), dtype=np.int64)
-    code[used] = np.arange(len(used))
-    r_source = code[attr[keep]]  # O(n) instead of a sort
-    labels = np.asarray(arrays.source_ids, dtype=object)[used]
-    order = np.argsort(labels.astype(str), kind="stable")  # the batch engine sorts source ids
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    source_ids = [str(x) for x in labels[order]]
-    priors = source_prior_rows(source_ids, sources, config)
-    groups: dict[str, list[int]] = {}
-    for i, c in enumerate(claims):
-        if c.group is not None:
-            groups.setdefault(c.group, []).append(i)
-    r_claim, r_weight = arrays.claim[keep].astype(np.int64), weight[keep]
-    return Evidence(
-        claim_ids=list(arrays.claim_ids),
-        source_ids=source_ids,
-        prior_logodds=lo,
-        groups=[g for g in groups.values() if len(g) > 1],
-        r_claim=r_claim,
-        r_source=rank[r_source].astype(np.int64),
-        r_confirm=arrays.stance[keep] > 0,
-        r_weight=r_weight,
-        a_se=priors[:, 0],
-        b_se=priors[:, 1],
-        a_sp=priors[:, 2],
-        b_sp=priors[:, 3],
-        n_reports=np.bincount(arrays.claim, minlength=n_claims),
-        n_independent=np.bincount(r_claim[r_weight == 1.0], minlength=n_claims),
-    )
 
 
 def _where(label: str, row: int, column: str) -> str:
@@ -345,6 +179,19 @@ def iter_report_chunks(
         raise ValidationError(f"{label}: cannot parse as CSV: {e}") from None
 
 
+def empty_chunk() -> pd.DataFrame:
+    """An empty normalized chunk (:func:`normalize_chunk`'s columns) with a real one's dtypes."""
+    row = pd.DataFrame({"claim_id": ["c"], "source_id": ["s"], "stance": ["confirm"],
+                        "derived_from": ["d"], "time": [""]})  # fmt: skip
+    return normalize_chunk(row, "").iloc[:0]
+
+
+def read_normalized(reports: PathLike | pd.DataFrame, *, chunksize: int = 200_000) -> pd.DataFrame:
+    """A whole reports table as one validated, normalized frame (:func:`iter_report_chunks`)."""
+    chunks = list(iter_report_chunks(reports, chunksize=chunksize))
+    return pd.concat(chunks, ignore_index=True) if chunks else empty_chunk()
+
+
 def _encode(values: np.ndarray, codes: dict[str, int]) -> np.ndarray:
     """Integer codes of ``values``, extending ``codes`` in order of first appearance."""
     local, uniques = pd.factorize(values)
@@ -424,29 +271,6 @@ def read_reports(
     )
 
 
-def report_arrays_from_case(case: Case) -> ReportArrays:
-    """The reports of a validated :class:`~belief.types.Case` as :class:`ReportArrays`."""
-    reps = case.reports
-    index = {c: i for i, c in enumerate(case.claim_ids)}
-    sdict: dict[str, int] = {}
-    source = np.array([sdict.setdefault(r.source_id, len(sdict)) for r in reps], dtype=np.int64)
-    derived = np.array(
-        [-1 if r.derived_from is None else sdict.setdefault(r.derived_from, len(sdict))
-         for r in reps], dtype=np.int64,
-    )  # fmt: skip
-    times = np.array([r.time for r in reps], dtype="datetime64[ns]").view(np.int64)
-    codes = {"confirm": 1, "deny": -1, "neutral": 0}
-    return ReportArrays(
-        claim_ids=case.claim_ids,
-        source_ids=list(sdict),
-        claim=np.array([index[r.claim_id] for r in reps], dtype=np.int64),
-        source=source,
-        stance=np.array([codes[r.stance] for r in reps], dtype=np.int8),
-        derived=derived,
-        time=times.astype(np.int64),
-    )
-
-
 def read_evidence(
     reports: PathLike | pd.DataFrame,
     claims: PathLike | pd.DataFrame | None = None,
@@ -501,3 +325,38 @@ def warn_unknown_sources(reporters: Sequence[str], sources: Sequence[Source], la
             ValidationWarning,
             stacklevel=3,
         )
+
+
+def _time_ns(t: datetime | None) -> int:
+    return NO_TIME if t is None else int(np.datetime64(t, "ns").astype(np.int64))
+
+
+def report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
+    """``(claim_id, source_id, stance code, derived_from, time ns)`` per report, validated.
+
+    Parameters
+    ----------
+    reports : Report, mapping, DataFrame or iterable of reports/mappings
+        What :meth:`belief.incremental.Belief.update` takes. Mappings and DataFrames use the
+        data contract's report columns; errors name ``update`` and the entry or row.
+
+    Returns
+    -------
+    list of tuple
+        One ``(claim_id, source_id, stance, derived_from, time)`` per report, in order, with
+        the stance coded ``1``/``-1``/``0`` and the time in ns (:data:`NO_TIME` when missing).
+    """
+    if isinstance(reports, pd.DataFrame):
+        df = normalize_chunk(reports, "reports DataFrame")
+        cols = ("claim_id", "source_id", "stance", "derived_from", "time")
+        return [(a, b, int(c), d, int(t)) for a, b, c, d, t in zip(*(df[k] for k in cols))]
+    if isinstance(reports, Report | Mapping):
+        reports = [reports]
+    out = []
+    for k, r in enumerate(reports):
+        if not isinstance(r, Report):
+            r = parse_reports([r], Origin("update", f"reports[{k}]", csv=False))[0]
+        if r.stance not in _CODES:
+            raise ValidationError(f"update, report {k + 1}: invalid stance {r.stance!r}")
+        out.append((r.claim_id, r.source_id, _CODES[r.stance], r.derived_from, _time_ns(r.time)))
+    return out
