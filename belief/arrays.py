@@ -29,7 +29,7 @@ from scipy.special import expit, logit
 from belief.evidence import Evidence, ExactConfig, signal_logodds
 from belief.reliability import resolve_source_prior
 from belief.types import POSTERIOR_COLUMNS, Case, Claim, Signal, Source
-from belief.verbal import ICD203_EDGES, ICD203_TERMS
+from belief.verbal import verbal_array
 
 __all__ = [
     "NO_TIME",
@@ -295,23 +295,6 @@ class Growable:
     def v(self) -> np.ndarray:
         """The filled part (a view)."""
         return self.a[: self.n]
-
-
-def verbal_array(p: np.ndarray) -> np.ndarray:
-    """Vectorized :func:`belief.verbal.verbal` (same band edges and closedness).
-
-    Examples
-    --------
-    >>> verbal_array(np.array([0.03, 0.5, 0.8])).tolist()
-    ['almost no chance', 'roughly even chance', 'likely']
-    """
-    raw = np.asarray(p, dtype=float)
-    p = np.round(raw, 12)  # as verbal(): compare at 12 decimals (mirror-symmetric bands)
-    near = np.min(np.abs(raw[..., None] - np.asarray(ICD203_EDGES)), axis=-1, initial=1) < 1e-9
-    p[near] = [round(float(x), 12) for x in raw[near]]  # exactly Python's rounding near edges
-    low = np.searchsorted(ICD203_EDGES[:3], p, side="right")
-    high = 3 + np.searchsorted(ICD203_EDGES[3:], p, side="left")
-    return np.asarray(ICD203_TERMS, dtype=object)[np.where(p < 0.5, low, high)]
 
 
 def posterior_frame(

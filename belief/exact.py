@@ -35,10 +35,10 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, gammaln, logsumexp
 
+from belief.arrays import posterior_frame
 from belief.evidence import Evidence, ExactConfig, compile_evidence
 from belief.exceptions import ApproximationWarning, EnumerationLimitError
-from belief.types import POSTERIOR_COLUMNS, Case, Report, Signal
-from belief.verbal import verbal
+from belief.types import Case, Report, Signal
 
 __all__ = ["ExactConfig", "ExactResult", "components", "infer", "posterior_logodds"]
 
@@ -242,19 +242,9 @@ def infer(
     config = ExactConfig.from_case(case) if config is None else config
     ev = compile_evidence(case, config, reports, signals)
     lo, approx = posterior_logodds(ev, config)
+    # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)
-    post = pd.DataFrame(
-        {
-            "claim_id": ev.claim_ids,
-            "p_true": p,
-            "p_low": p,
-            "p_high": p,
-            "verbal": [verbal(float(x)) for x in p],
-            "n_reports": ev.n_reports,
-            "n_independent": ev.n_independent,
-        },
-        columns=list(POSTERIOR_COLUMNS),
-    )
+    post = posterior_frame(ev.claim_ids, lo, (p, p), ev.n_reports, ev.n_independent)
     return ExactResult(
         posterior=post,
         log_odds=pd.Series(lo, index=ev.claim_ids, name="log_odds"),

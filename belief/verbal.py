@@ -50,11 +50,23 @@ def verbal(p: float) -> str:
     """
     if not 0.0 <= p <= 1.0 or np.isnan(p):
         raise ValueError(f"p should be in [0, 1] but got {p}")
+    return str(verbal_array(np.array([p]))[0])
+
+
+def verbal_array(p: np.ndarray) -> np.ndarray:
+    """The ICD 203 term of every probability in ``p`` (no validation; see :func:`verbal`).
+
+    Examples
+    --------
+    >>> verbal_array(np.array([0.03, 0.5, 0.8])).tolist()
+    ['almost no chance', 'roughly even chance', 'likely']
+    """
+    raw = np.asarray(p, dtype=float)
     # 1 - 0.55 is 0.44999999999999996 in floating point: compare at 12 decimals so that
-    # verbal(1 - p) is always the mirror term of verbal(p), as the table promises
-    p = round(float(p), 12)
-    if p < 0.5:
-        # lower bands are closed below: [0.05, 0.20) is "very unlikely"
-        return ICD203_TERMS[int(np.searchsorted(ICD203_EDGES[:3], p, side="right"))]
-    # upper bands are closed above: (0.80, 0.95] is "very likely"
-    return ICD203_TERMS[3 + int(np.searchsorted(ICD203_EDGES[3:], p, side="left"))]
+    # the term of 1 - p is always the mirror term of p's, as the table promises
+    p = np.round(raw, 12)
+    near = np.min(np.abs(raw[..., None] - np.asarray(ICD203_EDGES)), axis=-1, initial=1) < 1e-9
+    p[near] = [round(float(x), 12) for x in raw[near]]  # exactly Python's rounding near edges
+    low = np.searchsorted(ICD203_EDGES[:3], p, side="right")
+    high = 3 + np.searchsorted(ICD203_EDGES[3:], p, side="left")
+    return np.asarray(ICD203_TERMS, dtype=object)[np.where(p < 0.5, low, high)]
