@@ -310,19 +310,17 @@ def _scalar(name: str, spec: Any, dist: str):
 
 
 def _prior_logodds(data: ModelData, config: Mapping[str, Any]):
-    br = config["base_rate"]
-    base = _scalar("base_rate", br, "beta")
+    base = _scalar("base_rate", config["base_rate"], "beta")
     lo = pt.as_tensor_variable(data.lo_fixed) + data.use_base * pt.log(base / (1.0 - base))
     if data.sig_claim.size:
-        if config["signal_effect_sd"] > 0:
-            effect = pm.Normal(
-                "signal_effect",
-                mu=data.sig_center,
-                sigma=config["signal_effect_sd"],
-                dims="signal_kind",
+        sd, center = config["signal_effect_sd"], data.sig_center
+        effect = (
+            pm.Normal("signal_effect", mu=center, sigma=sd, dims="signal_kind")
+            if sd > 0
+            else pm.Deterministic(
+                "signal_effect", pt.as_tensor_variable(center), dims="signal_kind"
             )
-        else:
-            effect = pt.as_tensor_variable(data.sig_center)
+        )
         lo = pt.inc_subtensor(lo[data.sig_claim], data.sig_dir * effect[data.sig_kind])
     return lo
 
@@ -362,6 +360,15 @@ def build_model(data: ModelData, config: Mapping[str, Any], *, mutable_stances: 
         Free variables ``base_rate``, ``mu_*``/``sigma_*``/``z_*`` (reliability), ``alignment``,
         ``signal_effect``, ``copy_weight`` (those not fixed); the evidence as the potential
         ``evidence``; deterministics ``sensitivity``, ``specificity`` and ``p_true``.
+
+    Examples
+    --------
+    >>> from belief.model import DEFAULT_MODEL_CONFIG, prepare
+    >>> from belief.types import Claim, Report
+    >>> case = Case((Claim("c1"),), reports=(Report("c1", "s1", "confirm"),))
+    >>> model = build_model(*prepare(case, DEFAULT_MODEL_CONFIG))
+    >>> sorted(model.named_vars_to_dims["p_true"])
+    ['claim']
     """
     n_claims = len(data.claim_ids)
     with pm.Model(coords=data.coords) as model:

@@ -107,6 +107,16 @@ def check_convergence(
     pandas.DataFrame
         :func:`convergence_table` plus a boolean column ``ok``; ``attrs["divergences"]`` holds
         the number of divergent transitions.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az, warnings
+    >>> draws = np.random.default_rng(0).normal(size=(2, 500)) + [[0.0], [3.0]]
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     table = check_convergence(az.from_dict(posterior={"a": draws}), ["a"])
+    >>> table["ok"].tolist(), "R-hat > 1.01 for a" in str(caught[-1].message)
+    ([False], True)
     """
     table = convergence_table(idata, var_names)
     if ess_min is None:
@@ -182,6 +192,13 @@ def stance_check(idata, *, by: str = "kind", n_draws: int = 500, random_seed=Non
         (replicated mean), ``low``/``high`` (90% predictive interval) and ``p_value``
         (two-sided posterior predictive p-value; small values flag misfit). Statistics that
         are undefined for a group (no pairs) are NaN.
+
+    Examples
+    --------
+    >>> stance_check(model.idata_, by="kind", random_seed=0)  # doctest: +SKIP
+      group      statistic  n_reports  observed  predicted   low  high  p_value
+    0   all  confirm_share         13      0.77       0.58  0.38  0.77    0.29
+    ...
     """
     if by not in ("kind", "source"):
         raise ValidationError(f"by should be one of ['kind', 'source'] but got {by!r}")

@@ -19,9 +19,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
-import xarray as xr
 
 from belief._graph import ModelData, build_model, encode_case
 from belief._version import __version__
@@ -36,6 +34,7 @@ from belief.model_io import (
     load_idata,
     model_id,
     reliability_table,
+    sample_idata,
     save_idata,
 )
 from belief.types import Case
@@ -267,6 +266,14 @@ class ClaimBeliefModel:
         -----
         ConvergenceWarning
             With ``method="mcmc"``, when R-hat, ESS or divergences fail their thresholds.
+
+        Examples
+        --------
+        >>> from belief.io import read_case
+        >>> case = read_case("seeds/khasham.yaml")  # doctest: +SKIP
+        >>> model = ClaimBeliefModel(sampler_config={"random_seed": 7}).fit(case)  # doctest: +SKIP
+        >>> model.diagnostics_.attrs["divergences"]  # doctest: +SKIP
+        0
         """
         if method not in METHODS:
             raise ValidationError(f"method should be one of {list(METHODS)} but got {method!r}")
@@ -276,7 +283,7 @@ class ClaimBeliefModel:
             case = read_case(case)
         scfg = self.full_sampler_config
         model, data = self.build(case, config)
-        idata = _FITTERS[method](model, data, scfg)
+        idata = sample_idata(model, data, method, scfg)
         idata.add_groups(constant_data=constant_data(data))
         idata.attrs.update(method=method, case_name=case.name, model_type=type(self).__name__)
         for name in _FITTED:
@@ -306,6 +313,13 @@ class ClaimBeliefModel:
         -------
         pandas.DataFrame
             Columns ``claim_id``, ``p_true``, ``p_low``, ``p_high``, in case order.
+
+        Examples
+        --------
+        >>> model.predict_proba(prob=0.5).round(2).head(2)  # doctest: +SKIP
+                     claim_id  p_true  p_low  p_high
+        0            handover    0.07   0.00    0.05
+        1  army_holds_khasham    0.85   0.82    0.98
         """
         p = self.idata_.posterior["p_true"]
         out = pd.DataFrame({"claim_id": p["claim"].values.astype(str)})
@@ -314,11 +328,11 @@ class ClaimBeliefModel:
 
     def posterior_table(self) -> pd.DataFrame:
         """:meth:`predict_proba` plus ``verbal``, ``n_reports``, ``n_independent``."""
-        from belief.verbal import verbal
+        from belief.verbal import verbal_array
 
         out = self.predict_proba()
         cd = self.idata_.constant_data
-        out["verbal"] = [verbal(float(p)) for p in out["p_true"]]
+        out["verbal"] = verbal_array(out["p_true"].to_numpy())
         out["n_reports"] = cd["n_reports"].values.astype(int)
         out["n_independent"] = cd["n_independent"].values.astype(int)
         return out
@@ -328,13 +342,20 @@ class ClaimBeliefModel:
 
         Examples
         --------
-        >>> # model.check_stances(by="kind")  # doctest: +SKIP
+        >>> table = model.check_stances(by="kind", random_seed=0)  # doctest: +SKIP
+        >>> table.query("p_value < 0.05")  # misfitting groups  # doctest: +SKIP
         """
         return stance_check(self.idata_, by=by, n_draws=n_draws, random_seed=random_seed)
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the fitted model (netCDF) with its identity attributes."""
+        """Save the fitted model (netCDF) with its identity attributes.
+
+        Examples
+        --------
+        >>> model.save("khasham.nc")  # doctest: +SKIP
+        >>> ClaimBeliefModel.load("khasham.nc").predict_proba()  # doctest: +SKIP
+        """
         attrs = {"id": self.id, "model_type": type(self).__name__, "version": __version__}
         attrs |= {
             "model_config": self.full_model_config,
@@ -355,43 +376,3 @@ class ClaimBeliefModel:
         model = cls(model_config=attrs["model_config"], sampler_config=attrs["sampler_config"])
         model._set_fitted(idata)
         return model
-
-
-# -- fitting back-ends ------------------------------------------------------------------
-def _fit_mcmc(model, data: ModelData, cfg: Mapping[str, Any]):
-    import pymc as pm
-
-    keys = ("draws", "tune", "chains", "target_accept", "random_seed", "progressbar")
-    kwargs = {k: cfg[k] for k in keys} | {"cores": min(cfg["chains"], 2)}
-    if cfg["nuts_sampler"] != "pymc":
-        kwargs["nuts_sampler"] = cfg["nuts_sampler"]
-    with model:
-        return pm.sample(compute_convergence_checks=False, **kwargs)
-
-
-def _fit_advi(model, data: ModelData, cfg: Mapping[str, Any]):
-    import pymc as pm
-
-    seed = cfg["random_seed"]
-    with model:
-        approx = pm.fit(
-            n=cfg["advi_iterations"], method="advi", random_seed=seed, progressbar=False
-        )
-        idata = approx.sample(cfg["advi_draws"], random_seed=seed)
-    idata.add_groups(sample_stats=xr.Dataset({"loss": ("iteration", np.asarray(approx.hist))}))
-    return idata
-
-
-def _fit_map(model, data: ModelData, cfg: Mapping[str, Any]):
-    import arviz as az
-    import pymc as pm
-
-    with model:
-        point = pm.find_MAP(progressbar=False, seed=cfg["random_seed"])
-    dims = {k: list(v) for k, v in model.named_vars_to_dims.items()}
-    names = [v.name for v in model.free_RVs + model.deterministics]
-    posterior = {k: np.asarray(point[k])[None, None, ...] for k in names}
-    return az.from_dict(posterior=posterior, coords=data.coords, dims=dims)
-
-
-_FITTERS = {"mcmc": _fit_mcmc, "advi": _fit_advi, "map": _fit_map}

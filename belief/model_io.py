@@ -1,4 +1,4 @@
-"""The fitted joint model's InferenceData: its layout, summaries, and saving/loading.
+"""The fitted joint model's InferenceData: sampling it, its layout, summaries, saving/loading.
 
 ``fit`` stores the encoded evidence in the ``constant_data`` group (:func:`constant_data`), so
 everything derived from a fit (:func:`reliability_table`, :func:`effects_table`, the posterior
@@ -169,3 +169,53 @@ def effects_table(idata) -> pd.DataFrame:
         labels = [name] if da.ndim == 2 else [f"{name}[{c}]" for c in da[da.dims[-1]].values]
         rows += zip(labels, np.atleast_1d(mean), np.atleast_1d(low), np.atleast_1d(high))
     return pd.DataFrame(rows, columns=["param", "mean", "low", "high"])
+
+
+# -- producing the InferenceData: the fitting back-ends -------------------------------------------
+def _fit_mcmc(model, data: ModelData, cfg: Mapping[str, Any]):
+    import pymc as pm
+
+    keys = ("draws", "tune", "chains", "target_accept", "random_seed", "progressbar")
+    kwargs = {k: cfg[k] for k in keys} | {"cores": min(cfg["chains"], 2)}
+    if cfg["nuts_sampler"] != "pymc":
+        kwargs["nuts_sampler"] = cfg["nuts_sampler"]
+    with model:
+        return pm.sample(compute_convergence_checks=False, **kwargs)
+
+
+def _fit_advi(model, data: ModelData, cfg: Mapping[str, Any]):
+    import pymc as pm
+
+    seed = cfg["random_seed"]
+    with model:
+        approx = pm.fit(
+            n=cfg["advi_iterations"], method="advi", random_seed=seed, progressbar=False
+        )
+        idata = approx.sample(cfg["advi_draws"], random_seed=seed)
+    idata.add_groups(sample_stats=xr.Dataset({"loss": ("iteration", np.asarray(approx.hist))}))
+    return idata
+
+
+def _fit_map(model, data: ModelData, cfg: Mapping[str, Any]):
+    import arviz as az
+    import pymc as pm
+
+    with model:
+        point = pm.find_MAP(progressbar=False, seed=cfg["random_seed"])
+    dims = {k: list(v) for k, v in model.named_vars_to_dims.items()}
+    names = [v.name for v in model.free_RVs + model.deterministics]
+    posterior = {k: np.asarray(point[k])[None, None, ...] for k in names}
+    return az.from_dict(posterior=posterior, coords=data.coords, dims=dims)
+
+
+_FITTERS = {"mcmc": _fit_mcmc, "advi": _fit_advi, "map": _fit_map}
+
+
+def sample_idata(model, data: ModelData, method: str, cfg: Mapping[str, Any]):
+    """Fit the PyMC ``model`` with ``method`` ("mcmc", "advi" or "map") and sampler ``cfg``.
+
+    NUTS runs ``cfg["chains"]`` chains on ``min(chains, 2)`` cores; ADVI draws
+    ``advi_draws`` from the fitted approximation (its loss history in ``sample_stats``); MAP
+    stores the mode as a single draw.
+    """
+    return _FITTERS[method](model, data, cfg)

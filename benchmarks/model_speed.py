@@ -77,7 +77,7 @@ def run(case, label: str, method: str, sampler: dict) -> dict:
         "seconds": round(seconds, 1),
         "divergences": divergences,
         "max R-hat": round(max_rhat, 3) if np.isfinite(max_rhat) else np.nan,
-        "warnings": len(caught),
+        "convergence warnings": sum(issubclass(w.category, ConvergenceWarning) for w in caught),
     }
 
 
