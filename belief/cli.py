@@ -30,7 +30,9 @@ def _config(case: Case, priors: str | None) -> ExactConfig:
     return apply_priors(config, read_priors(priors), case)
 
 
-def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFrame:
+def _posterior(
+    case: Case, method: str, priors: str | None = None, args: argparse.Namespace | None = None
+) -> pd.DataFrame:
     """Posterior table of ``case`` with the chosen engine (and calibrated priors, if given)."""
     config = _config(case, priors)
     if method == "exact":
@@ -43,8 +45,23 @@ def _posterior(case: Case, method: str, priors: str | None = None) -> pd.DataFra
         return infer_fast(case, config).posterior
     from belief.model import ClaimBeliefModel
 
-    model = ClaimBeliefModel().fit(case, method=method, config=config)
+    sampler = {k: getattr(args, k, None) for k in ("draws", "tune", "chains", "nuts_sampler")}
+    sampler["random_seed"] = getattr(args, "seed", None)
+    model = ClaimBeliefModel(sampler_config={k: v for k, v in sampler.items() if v is not None})
+    model.fit(case, method=method, config=config)
+    if getattr(args, "save_model", None):
+        model.save(args.save_model)
     return model.posterior_table()
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("joint model (--method mcmc|advi|map)")
+    g.add_argument("--draws", type=int, help="posterior draws per chain (default 1000)")
+    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
+    g.add_argument("--chains", type=int, help="number of chains (default 4)")
+    g.add_argument("--seed", type=int, help="random seed")
+    g.add_argument("--nuts-sampler", help="NUTS implementation: pymc (default) or nutpie")
+    g.add_argument("--save-model", help="save the fitted model (netCDF) here")
 
 
 def _posterior_large(args: argparse.Namespace) -> pd.DataFrame:
@@ -121,7 +138,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         raise ValidationError(f"{args.case}: {e}") from None
     if not case.claims:
         raise ValidationError(f"{args.case}: the case has no claims (and no reports to infer them)")
-    post = _posterior(case, args.method)
+    post = _posterior(case, args.method, None, args)
     focus = args.claim or case.meta.get("focus_claim") or case.claims[0].claim_id
     if focus not in case.claim_ids:
         raise ValidationError(
@@ -150,7 +167,7 @@ def cmd_infer(args: argparse.Namespace) -> None:
         post = _posterior_large(args)
     else:
         case = read_tables(args.claims, args.sources, args.reports, args.signals)
-        post = _posterior(case, args.method, args.priors)
+        post = _posterior(case, args.method, args.priors, args)
     write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
 
@@ -178,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--claim", help="claim whose timeline and contributions to show")
     run.add_argument("--out", help="also write posterior.csv here")
     run.add_argument("--report", help="write an analyst's report (.html or .md)")
+    _model_args(run)
     run.set_defaults(func=cmd_run)
     inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")
     _tables(inf)
@@ -194,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--dask-scheduler",
         help="Dask scheduler: tcp://HOST:8786 for a cluster, or threads/processes/synchronous",
     )
+    _model_args(inf)
     inf.set_defaults(func=cmd_infer)
     for register in _EXTENSIONS:
         register(sub, _tables)
@@ -220,6 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always", BeliefWarning)
+            # a performance note from PyTensor's pip build, not about the user's data
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
             warnings.showwarning = _show_warning
             args.func(args)
     except BeliefError as e:

@@ -338,3 +338,17 @@ def test_dask_backend_requires_fast_method(tmp_path, khasham_path, capsys):
     assert main(["infer", *args, "--backend", "dask", "--out", str(out)]) == 2
     assert "--backend dask needs --method fast" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasham_path):
+    pytest.importorskip("pymc")
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    out, saved = tmp_path / "post.csv", tmp_path / "model.nc"
+    code = main(["infer", *args, "--method", "map", "--seed", "3", "--save-model", str(saved),
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0 and saved.exists()
+    post = pd.read_csv(out)
+    assert list(post.columns) == list(POSTERIOR_COLUMNS)
+    assert post.notna().all().all() and post.p_true.between(0, 1).all()
+    assert (post.p_low <= post.p_true + 1e-12).all() and (post.p_true <= post.p_high + 1e-12).all()
