@@ -27,6 +27,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from belief.evidence import Evidence, ExactConfig, signal_logodds
+from belief.exceptions import ValidationError
 from belief.reliability import resolve_source_prior
 from belief.types import POSTERIOR_COLUMNS, Case, Claim, Signal, Source
 from belief.verbal import verbal_array
@@ -203,6 +204,11 @@ def compile_arrays(
     (['a'], [2], [1])
     """
     config = ExactConfig() if config is None else config
+    if config.side_effect:
+        raise ValidationError(
+            "config side_effect: coded report arrays carry no sides; compile a Case with "
+            "belief.evidence.compile_evidence (or set side_effect to 0)"
+        )
     n_claims = len(arrays.claim_ids)
     if claims is not None and [c.claim_id for c in claims] != list(arrays.claim_ids):
         raise ValueError("claims must list arrays.claim_ids in the same order")

@@ -12,6 +12,11 @@ This is where the modelling conventions that every engine shares are applied onc
   report (full weight, attributed to X, so X's reliability applies) and the other copies get
   ``copy_weight``. ``n_independent`` counts the
   full-weight informative reports.
+* **Side alignment** (``side_effect`` a ≠ 0): a report by a source on a claim that favours its
+  side has P(confirm | true) and P(deny | false) shifted by +a and -a on the logit scale (the
+  joint model's story). The exact engine keeps this conjugate by giving each source up to three
+  reliability *channels* (neutral, favoured side, opposed side), each with its own Beta prior,
+  its mean shifted by ±a; reliability is pooled within a channel, not across channels.
 * **Reliability priors** per source come from :func:`belief.reliability.resolve_source_prior`,
   unless ``source_priors`` (e.g. from calibration) gives that source's priors explicitly.
 """
@@ -24,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
-from scipy.special import logit
+from scipy.special import expit, logit
 
 from belief.exceptions import ValidationError
-from belief.reliability import DEFAULT_PRIOR, SourcePrior, resolve_source_prior
-from belief.types import Case, Report, Signal
+from belief.reliability import DEFAULT_PRIOR, BetaPrior, SourcePrior, resolve_source_prior
+from belief.types import Case, Claim, Report, Signal, Source
 
 
 def _check_number(name: str, value: object, low: float, high: float, closed: bool = True) -> None:
@@ -78,6 +83,10 @@ class ExactConfig:
         Explicit per-source priors (from calibration); they take precedence over everything.
     copy_weight : float
         Evidence weight of a report that repeats another (``derived_from``), in [0, 1].
+    side_effect : float
+        Side alignment on the logit scale (0 = off; ``belief calibrate`` learns it). A source
+        whose ``side`` a claim ``favors`` is more likely to confirm it and less likely to deny
+        it, whatever the truth (see :func:`compile_evidence`).
     max_enumeration : int
         Exact enumeration is used while a component has at most ``2**max_enumeration`` joint
         truth states; larger components use the mean-field approximation (with a warning).
@@ -92,12 +101,14 @@ class ExactConfig:
     default_prior: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRIOR))
     source_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
     copy_weight: float = 0.0
+    side_effect: float = 0.0
     max_enumeration: int = 20
     on_large: str = "approximate"
 
     def __post_init__(self) -> None:
         _check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False)
         _check_number("copy_weight", self.copy_weight, 0.0, 1.0, closed=True)
+        _check_number("side_effect", self.side_effect, -20.0, 20.0)
         _check_number("default_signal_effect", self.default_signal_effect, -1e6, 1e6)
         if not (isinstance(self.max_enumeration, int) and 1 <= self.max_enumeration <= 26):
             raise ValidationError(
@@ -187,13 +198,34 @@ def effective_reports(
     return [x for x in out if x is not None]
 
 
-def _source_priors(case: Case, source_ids: list[str], config: ExactConfig) -> np.ndarray:
+_CHANNEL = {1: " [favoured side]", -1: " [opposed side]"}
+
+
+def alignment(source: Source, claim: Claim) -> int:
+    """+1 if ``claim`` favors the source's side, -1 if it favors another side, else 0."""
+    if source.side is None or claim.favors is None:
+        return 0
+    return 1 if claim.favors == source.side else -1
+
+
+def _shift(sp: SourcePrior, a: float) -> SourcePrior:
+    """Move the prior means by ``a`` on the logit scale (sensitivity up, specificity down)."""
+    se, spec = sp.sensitivity, sp.specificity
+    return SourcePrior(
+        BetaPrior.from_mean_strength(float(expit(logit(se.mean) + a)), se.strength),
+        BetaPrior.from_mean_strength(float(expit(logit(spec.mean) - a)), spec.strength),
+    )
+
+
+def _source_priors(case: Case, channels: list[tuple[str, int]], config: ExactConfig) -> np.ndarray:
     smap = case.source_map()
     rows = []
-    for sid in source_ids:
+    for sid, align in channels:
         sp = config.source_priors.get(sid) or resolve_source_prior(
             smap[sid], config.kind_priors, config.default_prior
         )
+        if align:
+            sp = _shift(sp, align * config.side_effect)
         rows.append(
             (sp.sensitivity.alpha, sp.sensitivity.beta, sp.specificity.alpha, sp.specificity.beta)
         )
@@ -226,9 +258,18 @@ def compile_evidence(
         lo[index[s.claim_id]] += signal_logodds(s, config)
     eff = [(r, src, w) for r, src, w in effective_reports(reports, config.copy_weight)]
     informative = [(r, src, w) for r, src, w in eff if r.stance != "neutral" and w > 0]
-    source_ids = sorted({src for _, src, _ in informative})
-    sindex = {s: i for i, s in enumerate(source_ids)}
-    priors = _source_priors(case, source_ids, config)
+    # with a side effect, a source's reports on claims favouring / opposing its side form
+    # separate reliability channels whose prior means are shifted by +-side_effect
+    smap, cmap = case.source_map(), {c.claim_id: c for c in case.claims}
+    align = [
+        alignment(smap[src], cmap[r.claim_id]) if config.side_effect else 0
+        for r, src, _ in informative
+    ]
+    keys = [(src, a) for (_, src, _), a in zip(informative, align)]
+    channels = sorted(set(keys))
+    sindex = {k: i for i, k in enumerate(channels)}
+    source_ids = [sid + _CHANNEL.get(a, "") for sid, a in channels]
+    priors = _source_priors(case, channels, config)
     n_claims = len(claim_ids)
     full = [index[r.claim_id] for r, _, w in informative if w == 1.0]
     return Evidence(
@@ -237,7 +278,7 @@ def compile_evidence(
         prior_logodds=lo,
         groups=_groups(case, index),
         r_claim=np.array([index[r.claim_id] for r, _, _ in informative], dtype=np.int64),
-        r_source=np.array([sindex[s] for _, s, _ in informative], dtype=np.int64),
+        r_source=np.array([sindex[k] for k in keys], dtype=np.int64),
         r_confirm=np.array([r.stance == "confirm" for r, _, _ in informative], dtype=bool),
         r_weight=np.array([w for _, _, w in informative], dtype=float),
         a_se=priors[:, 0],

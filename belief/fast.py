@@ -55,7 +55,7 @@ from belief.arrays import (
     verbal_array,
 )
 from belief.cells import Block, trigamma  # noqa: F401 (trigamma: moved there)
-from belief.evidence import Evidence, ExactConfig
+from belief.evidence import Evidence, ExactConfig, compile_evidence
 from belief.exceptions import ConvergenceWarning
 from belief.meanfield import _group_logodds
 from belief.types import Case
@@ -277,7 +277,9 @@ def infer_fast(
     >>> round(infer_fast(case).p("c1"), 4)  # reliability known: 0.8 / (0.8 + 0.2)
     0.8
     """
-    if isinstance(data, Case):  # vectorized compile_evidence (tests check they are equal)
+    if isinstance(data, Case) and config is not None and config.side_effect:
+        ev = compile_evidence(data, config)  # side channels need each report's claim and side
+    elif isinstance(data, Case):  # vectorized compile_evidence (tests check they are equal)
         config = ExactConfig.from_case(data) if config is None else config
         arrays = report_arrays_from_case(data)
         ev = compile_arrays(arrays, config, claims=data.claims, sources=data.sources,

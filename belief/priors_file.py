@@ -302,8 +302,8 @@ def apply_priors(config: ExactConfig, priors: CalibratedPriors, case: Case) -> E
       ``likelihood_ratio`` still wins).
     * Per-source priors already in ``config.source_priors`` are kept (they win).
 
-    The side-alignment effect is not applied: :class:`~belief.evidence.ExactConfig` has no
-    alignment term (the exact engine ignores ``side``/``favors``).
+    * ``side_effect`` becomes the calibrated side-alignment effect (the exact engine applies
+      it through per-side reliability channels; see :mod:`belief.evidence`).
 
     Examples
     --------
@@ -322,6 +322,7 @@ def apply_priors(config: ExactConfig, priors: CalibratedPriors, case: Case) -> E
     return dataclasses.replace(
         config,
         base_rate=float(priors.base_rate),
+        side_effect=float(priors.side_effect),
         signal_effects={**config.signal_effects, **priors.signal_effects},
         kind_priors={
             **config.kind_priors,

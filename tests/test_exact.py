@@ -7,6 +7,7 @@ import math
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -379,3 +380,34 @@ def test_huge_component_falls_back_without_overflow():
     with pytest.warns(ApproximationWarning, match="1200 claims"):
         post = infer(case).posterior
     assert post.p_true.notna().all() and len(post) == 1200
+
+
+def test_side_effect_channels_match_shifted_fixed_reliabilities():
+    # With fixed reliability (huge strength), a favoured-side confirm has likelihood ratio
+    # expit(logit(se) + a) / (1 - expit(logit(sp) - a)); an opposed-side deny mirrors it.
+    a, se, sp = 1.2, 0.8, 0.7
+    case = case_from_records(
+        {
+            "claims": [{"claim_id": "c", "favors": "gov"}, {"claim_id": "d", "favors": "opp"}],
+            "sources": [{"source_id": "s", "side": "gov", "sensitivity": se,
+                         "specificity": sp, "strength": 1e9}],
+            "reports": [{"claim_id": "c", "source_id": "s", "stance": "confirm"},
+                        {"claim_id": "d", "source_id": "s", "stance": "deny"}],
+        }
+    )  # fmt: skip
+    res = infer(case, ExactConfig.from_case(case, side_effect=a))
+    expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    lr_c = expit(logit(se) + a) / (1 - expit(logit(sp) - a))
+    lr_d = (1 - expit(logit(se) - a)) / expit(logit(sp) + a)
+    assert res.log_odds["c"] == pytest.approx(math.log(lr_c), abs=1e-6)
+    assert res.log_odds["d"] == pytest.approx(math.log(lr_d), abs=1e-6)
+    # a partisan confirmation of its own side's claim is weaker evidence than a neutral one
+    assert res.log_odds["c"] < infer(case).log_odds["c"]
+
+
+def test_side_effect_zero_changes_nothing():
+    case = random_case(np.random.default_rng(3), n_claims=4, n_sources=3, n_reports=9)
+    a = infer(case).log_odds
+    b = infer(case, ExactConfig.from_case(case, side_effect=0.0)).log_odds
+    pd.testing.assert_series_equal(a, b)
