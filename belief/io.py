@@ -161,7 +161,9 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
                 # a row with more fields than the header: without index_col=False pandas would
                 # silently use the first column as the index and shift every value left
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                df = pd.read_csv(table, dtype=str, keep_default_na=False, index_col=False)
+                df = pd.read_csv(
+                    table, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False
+                )
         except FileNotFoundError:
             raise ValidationError(f"{label}: file not found") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
@@ -171,8 +173,13 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
                 f"{label}, row {_long_row(table)}: more fields than the header has columns "
                 "(an unquoted comma?)"
             ) from None
+    rows = tuple(range(2, len(df) + 2))  # spreadsheet rows: the header is row 1
+    if not isinstance(table, pd.DataFrame):
+        # blank lines keep their spreadsheet row number but carry no record
+        blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+        df, rows = df.loc[~blank], tuple(r for r, b in zip(rows, blank) if not b)
     df = df.astype(object).where(pd.notna(df), None)
-    return df.to_dict(orient="records"), Origin(label, name, csv=True)
+    return df.to_dict(orient="records"), Origin(label, name, csv=True, rows=rows)
 
 
 def _long_row(path: str | os.PathLike[str]) -> int:

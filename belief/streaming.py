@@ -135,6 +135,10 @@ def normalize_chunk(df: pd.DataFrame, label: str, first_row: int = 2) -> pd.Data
         if column not in df.columns:
             raise ValidationError(f"{label}: required column '{column}' missing")
     rows = first_row + np.arange(len(df), dtype=np.int64)
+    # blank lines keep their spreadsheet row number but carry no report
+    blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    if blank.any():
+        df, rows = df.loc[~blank], rows[~blank]
     out = {}
     for column in ("claim_id", "source_id"):
         values = _text_column(df, column)
@@ -168,7 +172,9 @@ def iter_report_chunks(
         return
     label = str(reports)
     try:
-        reader = pd.read_csv(reports, dtype=str, keep_default_na=False, chunksize=chunksize)
+        reader = pd.read_csv(
+            reports, dtype=str, keep_default_na=False, chunksize=chunksize, skip_blank_lines=False
+        )
         first = 2
         for df in reader:
             yield normalize_chunk(df, label, first)

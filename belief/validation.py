@@ -51,11 +51,13 @@ class Origin:
     label: str
     table: str
     csv: bool = True
+    rows: tuple[int, ...] = ()  # spreadsheet row of each record, when not simply index + 2
 
     def where(self, index: int, column: str) -> str:
         """Human location of ``column`` in 0-based record ``index``."""
         if self.csv:
-            return f"{self.label}, row {index + 2}, column '{column}'"
+            row = self.rows[index] if index < len(self.rows) else index + 2
+            return f"{self.label}, row {row}, column '{column}'"
         return f"{self.label}, {self.table} entry {index + 1}, field '{column}'"
 
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import belief.io as bio
+from belief.exceptions import ValidationError
 from belief.io import (
     case_from_records,
     case_to_frames,
@@ -464,3 +465,16 @@ def test_write_csv_round_trip_of_floats(tmp_path):
     values = [1 / 3, 1e-300, 0.1, math.pi / 10]
     out = write_csv(pd.DataFrame({"x": values}), tmp_path / "f.csv")
     assert pd.read_csv(out)["x"].tolist() == values
+
+
+def test_blank_lines_keep_spreadsheet_row_numbers(tmp_path):
+    from belief.streaming import read_evidence
+
+    path = tmp_path / "reports.csv"
+    path.write_text("claim_id,source_id,stance\nc1,a,confirm\n\n,,\nc1,b,bogus\n")
+    for read in (lambda: read_tables(reports=path), lambda: read_evidence(path)):
+        with pytest.raises(ValidationError, match=r"reports\.csv, row 5, column 'stance'"):
+            read()
+    path.write_text("claim_id,source_id,stance\nc1,a,confirm\n\nc1,b,deny\n")
+    assert len(read_tables(reports=path).reports) == 2
+    assert read_evidence(path).n_reports.tolist() == [2]
