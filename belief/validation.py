@@ -62,9 +62,9 @@ class Origin:
 
 
 def _missing(value: Any) -> bool:
+    # DataFrame readers turn empty cells (NaN) into None first, so a NaN that reaches here was
+    # written by the user (YAML .nan, JSON NaN) and is rejected as a bad value, not skipped
     if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
         return True
     return isinstance(value, str) and value.strip() == ""
 

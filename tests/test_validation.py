@@ -403,7 +403,6 @@ def test_invalid_time_csv_and_signal(tmp_path):
         (pd.Timestamp("2017-12-19T09:00:00Z"), datetime(2017, 12, 19, 9)),
         (None, None),
         ("", None),
-        (math.nan, None),
     ],
 )
 def test_times_normalize_to_naive_utc(value, expected):
@@ -793,3 +792,13 @@ def test_bad_signal_effect_and_overrides():
 def test_khasham_config_is_valid(khasham_path):
     cfg = ExactConfig.from_case(read_case(khasham_path))
     assert cfg.signal_effects["hostile_rhetoric"] == 0.7
+
+
+def test_nan_written_in_yaml_or_json_is_invalid_not_missing():
+    # DataFrame NaN means an empty cell; a NaN the user wrote in a case file is a bad value
+    with pytest.raises(ValidationError, match=r"claims entry 1, field 'prior': .* got nan"):
+        case_from_records({"claims": [{"claim_id": "c", "prior": math.nan}]})
+    with pytest.raises(ValidationError, match=r"reports entry 1, field 'time': .* got nan"):
+        case_from_records(
+            {"reports": [{"claim_id": "c", "source_id": "s", "stance": "deny", "time": math.nan}]}
+        )
