@@ -22,7 +22,6 @@ parse is checked with :func:`belief.validation.parse_time`, which raises the usu
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -41,9 +40,16 @@ from belief.arrays import (  # noqa: F401 (moved there, still importable from he
     source_prior_rows,
 )
 from belief.evidence import Evidence, ExactConfig
-from belief.exceptions import ValidationError, ValidationWarning
-from belief.types import Report, Source
-from belief.validation import STANCE_ALIASES, Origin, _stance, parse_reports, parse_time
+from belief.exceptions import ValidationError
+from belief.types import Report
+from belief.validation import (
+    STANCE_ALIASES,
+    Origin,
+    _stance,
+    parse_reports,
+    parse_time,
+    warn_unknown_sources,
+)
 
 __all__ = [
     "NO_TIME",
@@ -313,24 +319,11 @@ def read_evidence(
         extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
         arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
     label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
-    used = np.asarray(arrays.source_ids, dtype=object)[np.unique(arrays.source)]
-    warn_unknown_sources(used.tolist(), side.sources, label)
+    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
+    warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
     return compile_arrays(
         arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals
     )
-
-
-def warn_unknown_sources(reporters: Sequence[str], sources: Sequence[Source], label: str) -> None:
-    """The :func:`belief.io.read_tables` warning for reporters missing from the sources table."""
-    unknown = sorted(set(reporters) - {s.source_id for s in sources})
-    if sources and unknown:
-        shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
-        warnings.warn(
-            f"{label}: {len(unknown)} source(s) not in the sources table get the default "
-            f"prior: {shown}",
-            ValidationWarning,
-            stacklevel=3,
-        )
 
 
 def _time_ns(t: datetime | None) -> int:

@@ -319,14 +319,23 @@ def assemble_case(
     ids_set = {c.claim_id for c in claims}
     _check_claim_refs(reports, ids_set, origins["reports"])
     _check_claim_refs(signals, ids_set, origins["signals"])
-    known = {s.source_id for s in sources}
-    unknown = sorted({r.source_id for r in reports} - known)
+    named = [r.source_id for r in reports] + [r.derived_from for r in reports if r.derived_from]
+    warn_unknown_sources(named, sources, origins["reports"].label)
+    return Case(claims=claims, sources=sources, reports=reports, signals=signals, **fields)
+
+
+def warn_unknown_sources(named: Iterable[str], sources: Sequence[Source], label: str) -> None:
+    """Warn (never fail) about source ids used in reports but missing from the sources table.
+
+    ``named`` covers both ``source_id`` and ``derived_from`` values. Nothing is said when there
+    is no sources table at all: then every source has the default prior by design.
+    """
+    unknown = sorted(set(named) - {s.source_id for s in sources})
     if sources and unknown:
         shown = ", ".join(unknown[:10]) + (", ..." if len(unknown) > 10 else "")
         warnings.warn(
-            f"{origins['reports'].label}: {len(unknown)} source(s) not in the sources table get "
-            f"the default prior: {shown}",
+            f"{label}: {len(unknown)} source(s) not in the sources table get the default "
+            f"prior: {shown}",
             ValidationWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    return Case(claims=claims, sources=sources, reports=reports, signals=signals, **fields)

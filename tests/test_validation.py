@@ -802,3 +802,20 @@ def test_nan_written_in_yaml_or_json_is_invalid_not_missing():
         case_from_records(
             {"reports": [{"claim_id": "c", "source_id": "s", "stance": "deny", "time": math.nan}]}
         )
+
+
+def test_unknown_source_named_only_in_derived_from_is_warned_about(tmp_path):
+    from belief.streaming import read_evidence
+
+    rec = {
+        "sources": [{"source_id": "echo"}],
+        "reports": [
+            {"claim_id": "c", "source_id": "echo", "stance": "deny", "derived_from": "smart"}
+        ],
+    }
+    with pytest.warns(ValidationWarning, match=r"1 source\(s\) not in the sources table .*: smart"):
+        case_from_records(rec)
+    pd.DataFrame(rec["reports"]).to_csv(tmp_path / "r.csv", index=False)
+    pd.DataFrame(rec["sources"]).to_csv(tmp_path / "s.csv", index=False)
+    with pytest.warns(ValidationWarning, match=r": smart"):
+        read_evidence(tmp_path / "r.csv", sources=tmp_path / "s.csv")
