@@ -64,8 +64,32 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--save-model", help="save the fitted model (netCDF) here")
 
 
-def _posterior_large(args: argparse.Namespace) -> pd.DataFrame:
+def _read_settings(path: str | None) -> dict:
+    """Engine settings from a YAML/JSON file: the same keys as a case file's ``config:``."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ValidationError(f"{path}: cannot read config file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ValidationError(f"{path}: not valid YAML/JSON: {' '.join(str(e).split())}") from None
+    data = data.get("config", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise ValidationError(f"{path}: expected a mapping of engine settings")
+    try:
+        ExactConfig.from_case(Case((), config=data))  # validate now, naming the file
+    except ValidationError as e:
+        raise ValidationError(f"{path}: {e}") from None
+    return data
+
+
+def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
     """``--method fast`` without priors: stream the reports, never build per-row objects."""
+    config = ExactConfig.from_case(Case((), config=settings))
     if args.backend == "dask":
         from belief.dask_backend import infer_dask
 
@@ -85,8 +109,8 @@ def _posterior_large(args: argparse.Namespace) -> pd.DataFrame:
     from belief.fast import infer_fast
     from belief.streaming import read_evidence
 
-    ev = read_evidence(args.reports, args.claims, args.sources, args.signals)
-    return infer_fast(ev, ExactConfig()).posterior
+    ev = read_evidence(args.reports, args.claims, args.sources, args.signals, config=config)
+    return infer_fast(ev, config).posterior
 
 
 def _fmt_table(post: pd.DataFrame, case: Case) -> str:
@@ -163,10 +187,11 @@ def cmd_infer(args: argparse.Namespace) -> None:
     """``belief infer``: posterior.csv from the contract's tables."""
     if args.backend == "dask" and (args.method != "fast" or args.priors):
         raise ValidationError("--backend dask needs --method fast and no --priors")
+    settings = _read_settings(args.config)
     if args.method == "fast" and args.priors is None:
-        post = _posterior_large(args)
+        post = _posterior_large(args, settings)
     else:
-        case = read_tables(args.claims, args.sources, args.reports, args.signals)
+        case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
         post = _posterior(case, args.method, args.priors, args)
     write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
@@ -200,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")
     _tables(inf)
     inf.add_argument("--priors", help="priors.json from `belief calibrate`")
+    inf.add_argument(
+        "--config", help="engine settings (YAML/JSON), the keys of a case file's config: block"
+    )
     inf.add_argument("--method", choices=METHODS, default="exact")
     inf.add_argument("--out", required=True, help="output posterior.csv")
     inf.add_argument(

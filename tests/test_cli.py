@@ -352,3 +352,35 @@ def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasha
     assert list(post.columns) == list(POSTERIOR_COLUMNS)
     assert post.notna().all().all() and post.p_true.between(0, 1).all()
     assert (post.p_low <= post.p_true + 1e-12).all() and (post.p_true <= post.p_high + 1e-12).all()
+
+
+def test_infer_config_file_gives_the_case_file_answer(tmp_path, khasham_path):
+    import yaml
+
+    case = read_case(khasham_path)
+    tables = write_tables(case, tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump({"config": case.config}))
+    for method in ("exact", "fast"):
+        out = tmp_path / f"{method}.csv"
+        assert main(["infer", *args, "--config", str(cfg), "--method", method,
+                     "--out", str(out)]) == 0  # fmt: skip
+        got = pd.read_csv(out).set_index("claim_id").p_true
+        if method == "exact":
+            from belief.exact import infer
+
+            want = infer(case).posterior.set_index("claim_id").p_true
+            np.testing.assert_allclose(got, want.loc[got.index], atol=1e-12)
+
+
+def test_infer_bad_config_file_names_it(tmp_path, khasham_path, capsys):
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("base_rate: 2\n")
+    out = tmp_path / "post.csv"
+    assert main(["infer", *args, "--config", str(cfg), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "config.yaml: config base_rate: expected a number in (0, 1)" in err
+    assert not out.exists()
