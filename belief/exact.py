@@ -20,7 +20,8 @@ which couples every claim a source reported on. The prior over states is
 one true claim (:math:`\ell_c` = prior log-odds incl. signals; see :mod:`belief.evidence`).
 The posterior is computed by enumerating all allowed states of each *connected component*
 (claims linked by a shared source or a group), in log space. Components with more than
-``2**max_enumeration`` states use the mean-field approximation of :mod:`belief.meanfield`, with an
+``2**max_enumeration`` states use the cavity mean-field approximation (described in
+:mod:`belief.meanfield`, computed by :func:`belief.fast.run_vb`), with an
 :class:`~belief.exceptions.ApproximationWarning`.
 """
 
@@ -192,7 +193,7 @@ def posterior_logodds(ev: Evidence, config: ExactConfig) -> tuple[np.ndarray, se
                 f"{len(large)} component(s) too large to enumerate (largest {sizes[0]} claims; "
                 f"limit 2**{config.max_enumeration} states); set on_large='approximate'"
             )
-        from belief.meanfield import meanfield_logodds
+        from belief.fast import run_vb
 
         warnings.warn(
             f"{len(approx)} claims in {len(large)} component(s) (largest {sizes[0]} claims) "
@@ -201,7 +202,7 @@ def posterior_logodds(ev: Evidence, config: ExactConfig) -> tuple[np.ndarray, se
             stacklevel=3,
         )
         idx = np.array(sorted(approx))
-        out[idx] = meanfield_logodds(ev)[idx]
+        out[idx] = run_vb(ev, tol=1e-10)[0][idx]
     return out, approx
 
 

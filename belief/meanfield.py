@@ -15,17 +15,16 @@ own reports out so that they are not counted twice, as plain mean-field VB would
    *j* gets :math:`g_j - \log(1 + \sum_{k \ne j} e^{g_k})` (exact within the group);
 3. damped update until P(true) changes by less than ``tol``.
 
-Each sweep is a few vectorized passes over the reports (no Python loop per report). With a
-source whose reliabilities are fixed (very strong priors) it is exact; where reliabilities are
-learned from few reports it is an approximation (tests pin how close it stays to enumeration).
+The sweeps are computed by :func:`belief.fast.run_vb` (for the exact engine's large components
+and for ``--method fast`` alike); this module keeps the exact within-group marginal of step 2,
+which every engine shares. With a source whose reliabilities are fixed (very strong priors) the
+approximation is exact; where reliabilities are learned from few reports it is an
+approximation (tests pin how close it stays to enumeration).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit
-
-from belief.evidence import Evidence
 
 
 def _group_logodds(g: np.ndarray, groups: list[list[int]]) -> np.ndarray:
@@ -54,56 +53,3 @@ def _group_logodds(g: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     others = np.where(is_top, rest[gid], rest[gid] - e + top_e[gid])
     out[members] = v - m[gid] - np.log(others)
     return out
-
-
-def _cavity_logratio(ev: Evidence, q: np.ndarray) -> np.ndarray:
-    """Per report: log P(stance | T=1) - log P(stance | T=0) under the source's cavity Beta."""
-    n_src, s = len(ev.source_ids), ev.r_source
-    w_c, w_d = ev.r_weight * ev.r_confirm, ev.r_weight * ~ev.r_confirm
-    # one cell per (claim, source) pair that occurs; never a dense claims x sources array
-    _, cell = np.unique(ev.r_claim * n_src + s, return_inverse=True)
-
-    def cavity(prior: np.ndarray, v: np.ndarray) -> np.ndarray:
-        # source total minus what this claim's own reports contributed
-        own = np.bincount(cell, v)[cell]
-        return prior[s] + np.bincount(s, v, n_src)[s] - own
-
-    a, b = cavity(ev.a_se, w_c * q), cavity(ev.b_se, w_d * q)
-    c, d = cavity(ev.a_sp, w_d * (1 - q)), cavity(ev.b_sp, w_c * (1 - q))
-    # predictive probabilities under the cavity: P(confirm | T=1) = a / (a + b), etc.
-    log_se, log_1mse = np.log(a) - np.log(a + b), np.log(b) - np.log(a + b)
-    log_sp, log_1msp = np.log(c) - np.log(c + d), np.log(d) - np.log(c + d)
-    return w_c * (log_se - log_1msp) + w_d * (log_1mse - log_sp)
-
-
-def meanfield_logodds(
-    ev: Evidence, *, tol: float = 1e-10, max_iter: int = 2000, damping: float = 0.5
-) -> np.ndarray:
-    """Approximate posterior log-odds of every claim in ``ev`` (see the module docstring).
-
-    Parameters
-    ----------
-    ev : Evidence
-        Compiled case (:func:`belief.evidence.compile_evidence`).
-    tol : float
-        Stop when no claim's P(true) moves more than this in a sweep.
-    max_iter : int
-        Upper bound on sweeps.
-    damping : float
-        Weight of the previous iterate in each update (stabilizes oscillating sweeps).
-
-    Returns
-    -------
-    numpy.ndarray
-        Log-odds per claim, in ``ev.claim_ids`` order.
-    """
-    lo = _group_logodds(ev.prior_logodds.copy(), ev.groups)
-    for _ in range(max_iter):
-        delta = _cavity_logratio(ev, expit(lo)[ev.r_claim])
-        g = ev.prior_logodds + np.bincount(ev.r_claim, delta, len(ev.claim_ids))
-        new = damping * lo + (1 - damping) * _group_logodds(g, ev.groups)
-        done = np.max(np.abs(expit(new) - expit(lo)), initial=0.0) < tol
-        lo = new
-        if done:
-            break
-    return lo
