@@ -13,12 +13,11 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from belief.engines import METHODS, posterior
 from belief.evidence import ExactConfig
 from belief.exceptions import BeliefError, BeliefWarning, ValidationError
 from belief.io import read_case, read_tables, write_csv
 from belief.types import POSTERIOR_COLUMNS, Case
-
-METHODS = ("exact", "mcmc", "advi", "map", "fast")
 
 
 def _config(case: Case, priors: str | None) -> ExactConfig:
@@ -34,24 +33,15 @@ def _posterior(
     case: Case, method: str, priors: str | None = None, args: argparse.Namespace | None = None
 ) -> pd.DataFrame:
     """Posterior table of ``case`` with the chosen engine (and calibrated priors, if given)."""
-    config = _config(case, priors)
-    if method == "exact":
-        from belief.exact import infer
-
-        return infer(case, config).posterior
-    if method == "fast":
-        from belief.fast import infer_fast
-
-        return infer_fast(case, config).posterior
-    from belief.model import ClaimBeliefModel
-
     sampler = {k: getattr(args, k, None) for k in ("draws", "tune", "chains", "nuts_sampler")}
     sampler["random_seed"] = getattr(args, "seed", None)
-    model = ClaimBeliefModel(sampler_config={k: v for k, v in sampler.items() if v is not None})
-    model.fit(case, method=method, config=config)
-    if getattr(args, "save_model", None):
-        model.save(args.save_model)
-    return model.posterior_table()
+    return posterior(
+        case,
+        method,
+        _config(case, priors),
+        sampler_config={k: v for k, v in sampler.items() if v is not None},
+        save_model=getattr(args, "save_model", None),
+    )
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -180,7 +170,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     if args.report:
         from belief.report import write_report
 
-        write_report(case, args.report, method=args.method)
+        write_report(case, args.report, method=args.method, posterior=post)
 
 
 def cmd_infer(args: argparse.Namespace) -> None:

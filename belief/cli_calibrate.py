@@ -27,6 +27,7 @@ from typing import Any
 
 import pandas as pd
 
+from belief.engines import METHODS, posterior
 from belief.evidence import ExactConfig
 from belief.exceptions import ValidationError
 from belief.types import Case
@@ -84,22 +85,8 @@ def fit_predictor(method: str, **options: Any) -> FitPredict:
     if method not in EVAL_METHODS:
         raise ValidationError(f"--method should be one of {list(EVAL_METHODS)} but got {method!r}")
     sampler = options.get("sampler_config")
-    if method == "exact":
-        from belief.exact import infer
-
-        return _cached(lambda case: infer(case).posterior)
-    if method == "fast":
-        from belief.fast import infer_fast
-
-        return _cached(lambda case: infer_fast(case, ExactConfig.from_case(case)).posterior)
-    if method in ("map", "advi", "mcmc"):
-        from belief.model import ClaimBeliefModel
-
-        def joint(case: Case) -> pd.DataFrame:
-            model = ClaimBeliefModel(sampler_config=sampler).fit(case, method=method)
-            return model.predict_proba()
-
-        return _cached(joint)
+    if method in METHODS:  # engines that ignore truths: one run serves every fold
+        return _cached(lambda case: posterior(case, method, sampler_config=sampler))
     if method == "em":
         from belief.calibrate import fit_em
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from belief._report_render import Block, _html, _image_writer, _markdown
 from belief._version import __version__
+from belief.engines import posterior as engine_posterior
 from belief.evidence import ExactConfig, effective_reports, signal_logodds
 from belief.exceptions import ValidationError
 from belief.io import atomic_path
@@ -63,22 +64,6 @@ def _png(draw: Callable[[], Any]) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return buf.getvalue()
-
-
-def _posterior(case: Case, method: str, config: ExactConfig) -> pd.DataFrame:
-    if method == "exact":
-        from belief.exact import infer
-
-        return infer(case, config).posterior
-    if method == "fast":
-        from belief.fast import infer_fast
-
-        return infer_fast(case, config).posterior
-    if method in ("mcmc", "advi", "map"):
-        from belief.model import ClaimBeliefModel
-
-        return ClaimBeliefModel().fit(case, method=method).posterior_table()
-    raise ValidationError(f"method: expected exact, fast, mcmc, advi or map but got {method!r}")
 
 
 def _claims_table(case: Case, post: pd.DataFrame) -> pd.DataFrame:
@@ -272,8 +257,16 @@ def _assumptions(case: Case, config: ExactConfig, method: str) -> list[Block]:
     return out
 
 
-def build_report(case: Case, method: str = "exact", config: ExactConfig | None = None) -> list:
+def build_report(
+    case: Case,
+    method: str = "exact",
+    config: ExactConfig | None = None,
+    posterior: pd.DataFrame | None = None,
+) -> list:
     """The report's content as a list of :class:`Block` (headings, text, tables, PNG figures).
+
+    ``posterior`` is the claims table when the caller has already computed it with ``method``
+    (the command line has), so that the engine does not run twice.
 
     Examples
     --------
@@ -284,7 +277,7 @@ def build_report(case: Case, method: str = "exact", config: ExactConfig | None =
     ['Claims', 'Belief timelines']
     """
     config = ExactConfig.from_case(case) if config is None else config
-    post = _posterior(case, method, config)
+    post = engine_posterior(case, method, config) if posterior is None else posterior
     head = [
         Block("p", case.description) if case.description else None,
         Block(
@@ -308,6 +301,7 @@ def write_report(
     *,
     config: ExactConfig | None = None,
     embed_images: bool | None = None,
+    posterior: pd.DataFrame | None = None,
 ) -> Path:
     """Write the analyst's report of ``case`` to ``path`` (HTML or Markdown by suffix).
 
@@ -323,6 +317,8 @@ def write_report(
     embed_images : bool, optional
         Markdown only: embed figures as ``data:`` URIs instead of files in ``<stem>_files/``.
         HTML always embeds them.
+    posterior : DataFrame, optional
+        The claims table, if already computed with ``method`` (it is not computed again).
 
     Returns
     -------
@@ -348,7 +344,7 @@ def write_report(
     suffix = path.suffix.lower()
     if suffix not in (".html", ".htm", ".md", ".markdown"):
         raise ValidationError(f"{path}: report must end in .html, .htm, .md or .markdown")
-    blocks = build_report(case, method, config)
+    blocks = build_report(case, method, config, posterior)
     title = f"belief report: {case.name or path.stem}"
     if suffix in (".html", ".htm"):
         text = _html(title, blocks)

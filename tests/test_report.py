@@ -215,3 +215,18 @@ def test_html_report_renders_in_headless_chromium(khasham_html, tmp_path):
     assert img.shape[:2] == (3000, 1200)
     rows_with_ink = (img[..., :3].min(axis=2) < 0.5).any(axis=1)
     assert rows_with_ink.mean() > 0.3  # text, tables and figures drawn down the page
+
+
+def test_a_precomputed_claims_table_is_used_not_recomputed(small_case, monkeypatch):
+    from belief.engines import posterior
+
+    post = posterior(small_case, "exact")
+    post["p_true"] = 0.123456  # a value no engine gave: it must reach the table unchanged
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the engine ran again")
+
+    monkeypatch.setattr("belief.report.engine_posterior", refuse)
+    blocks = build_report(small_case, "exact", posterior=post)
+    table = next(b.content for b in blocks if b.kind == "table")
+    assert "0.123" in table.to_string()
