@@ -256,8 +256,11 @@ def compile_evidence(
     )
     for s in signals:
         lo[index[s.claim_id]] += signal_logodds(s, config)
-    eff = [(r, src, w) for r, src, w in effective_reports(reports, config.copy_weight)]
-    informative = [(r, src, w) for r, src, w in eff if r.stance != "neutral" and w > 0]
+    informative = [
+        (r, src, w)
+        for r, src, w in effective_reports(reports, config.copy_weight)
+        if r.stance != "neutral" and w > 0
+    ]
     # with a side effect, a source's reports on claims favouring / opposing its side form
     # separate reliability channels whose prior means are shifted by +-side_effect
     smap, cmap = case.source_map(), {c.claim_id: c for c in case.claims}
