@@ -21,8 +21,8 @@ import importlib
 from typing import Any
 
 from belief._version import __version__
-from belief.evidence import ExactConfig
-from belief.exact import ExactResult, infer
+from belief.config import Config
+from belief.engines import METHODS, infer
 from belief.exceptions import (
     ApproximationWarning,
     BeliefError,
@@ -46,6 +46,7 @@ from belief.io import (
 )
 from belief.priors_file import CalibratedPriors, apply_priors, read_priors, write_priors
 from belief.reliability import BetaPrior, SourcePrior
+from belief.result import BeliefResult, Interval
 from belief.timeline import contributions, timeline
 from belief.types import Case, Claim, Report, Signal, Source
 from belief.verbal import verbal
@@ -72,18 +73,20 @@ _LAZY_MODULES = {
 }
 
 __all__ = [
+    "METHODS",
     "ApproximationWarning",
     "BeliefError",
+    "BeliefResult",
     "BeliefWarning",
     "BetaPrior",
     "CalibratedPriors",
     "Case",
     "Claim",
     "ClaimBeliefModel",
+    "Config",
     "ConvergenceWarning",
     "EnumerationLimitError",
-    "ExactConfig",
-    "ExactResult",
+    "Interval",
     "ModelMismatchError",
     "NotFittedError",
     "Report",

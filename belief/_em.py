@@ -19,9 +19,9 @@ import pandas as pd
 from scipy.special import expit, log_expit, logit
 
 from belief._hyper import _SD_EFFECT, _align_update, _group_lse, _Hyper, _prior_update
-from belief.evidence import ExactConfig, effective_reports
+from belief.config import Config
+from belief.evidence import compile_case, has_own_prior, source_prior
 from belief.exceptions import ValidationError
-from belief.reliability import ADMIRALTY_PRIORS, resolve_source_prior
 from belief.types import Case, Source
 
 
@@ -48,32 +48,17 @@ class _Data:
     own_ab: np.ndarray  # (4, sources): alpha, beta of sensitivity then of specificity
 
 
-def _alignment(side: str | None, favors: str | None) -> int:
-    return 0 if not (side and favors) else (1 if side == favors else -1)
-
-
-def _has_own(src: Source, field: str, config: ExactConfig) -> bool:
-    return (
-        src.source_id in config.source_priors
-        or getattr(src, field) is not None
-        or src.strength is not None
-        or src.admiralty in ADMIRALTY_PRIORS
-    )
-
-
-def _encode(case: Case, config: ExactConfig) -> _Data:
+def _encode(case: Case, config: Config) -> _Data:
     index = {c: i for i, c in enumerate(case.claim_ids)}
     n = len(index)
     truth, use_base, offset, X, kinds = _encode_claims(case, index)
     gid = _group_ids(case)
     _check_groups(case, truth, gid)
-    smap, favors = case.source_map(), [c.favors for c in case.claims]
-    rows = [
-        (index[r.claim_id], src, r.stance == "confirm", w)
-        for r, src, w in effective_reports(case.reports, config.copy_weight)
-        if r.stance != "neutral" and w > 0
-    ]
-    source_ids = sorted({src for _, src, _, _ in rows})
+    smap = case.source_map()
+    ev = compile_case(case, config)  # the one compiler's reports (copies, sides, weights)
+    assert ev.channel_source is not None and ev.r_align is not None
+    r_src = [ev.channel_source[k] for k in ev.r_source]
+    source_ids = sorted(set(r_src))
     sindex = {s: i for i, s in enumerate(source_ids)}
     own, own_ab = _source_priors(source_ids, smap, config)
     return _Data(
@@ -85,11 +70,11 @@ def _encode(case: Case, config: ExactConfig) -> _Data:
         signal_kinds=kinds,
         gid=np.asarray(gid, dtype=np.int64),
         n_groups=int(gid.max()) + 1 if n else 0,
-        r_claim=np.array([c for c, _, _, _ in rows], dtype=np.int64),
-        r_source=np.array([sindex[s] for _, s, _, _ in rows], dtype=np.int64),
-        r_confirm=np.array([y for _, _, y, _ in rows], dtype=bool),
-        r_weight=np.array([w for _, _, _, w in rows], dtype=float),
-        r_align=np.array([_alignment(smap[s].side, favors[c]) for c, s, _, _ in rows], float),
+        r_claim=ev.r_claim.astype(np.int64),
+        r_source=np.array([sindex[s] for s in r_src], dtype=np.int64),
+        r_confirm=ev.r_confirm.astype(bool),
+        r_weight=ev.r_weight.astype(float),
+        r_align=ev.r_align.astype(float),
         source_ids=source_ids,
         source_kind=[smap[s].kind for s in source_ids],
         own=own,
@@ -126,17 +111,15 @@ def _group_ids(case: Case) -> np.ndarray:
 
 
 def _source_priors(
-    source_ids: list[str], smap: Mapping[str, Source], config: ExactConfig
+    source_ids: list[str], smap: Mapping[str, Source], config: Config
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per source: whether each rate's prior is its own, and the alpha/beta of both priors."""
     own = np.zeros((2, len(source_ids)), dtype=bool)
     own_ab = np.ones((4, len(source_ids)))
     for i, sid in enumerate(source_ids):
         src = smap[sid]
-        sp = config.source_priors.get(sid) or resolve_source_prior(
-            src, config.kind_priors, config.default_prior
-        )
-        own[:, i] = [_has_own(src, f, config) for f in ("sensitivity", "specificity")]
+        sp = source_prior(src, config)
+        own[:, i] = [has_own_prior(src, f, config) for f in ("sensitivity", "specificity")]
         own_ab[:, i] = (
             sp.sensitivity.alpha,
             sp.sensitivity.beta,
@@ -227,7 +210,7 @@ def _counts(d: _Data, q: np.ndarray) -> np.ndarray:
     )
 
 
-def _theta0(d: _Data, config: ExactConfig) -> np.ndarray:
+def _theta0(d: _Data, config: Config) -> np.ndarray:
     effects = [config.signal_effects.get(k, config.default_signal_effect) for k in d.signal_kinds]
     return np.r_[logit(config.base_rate), np.asarray(effects, dtype=float)]
 
@@ -275,7 +258,7 @@ class _Params(NamedTuple):
 
 
 def _run_em(
-    d: _Data, hyper: _Hyper, config: ExactConfig, max_iter: int, tol: float, fit_hyper: bool
+    d: _Data, hyper: _Hyper, config: Config, max_iter: int, tol: float, fit_hyper: bool
 ) -> tuple[_Params, np.ndarray, int, bool, list[float]]:
     """Alternate E- and M-steps until nothing moves more than ``tol``, or ``max_iter`` times.
 

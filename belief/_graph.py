@@ -55,8 +55,9 @@ import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
 from scipy.special import digamma, logit, polygamma
 
-from belief.evidence import ExactConfig, effective_reports, signal_logodds
-from belief.reliability import ADMIRALTY_PRIORS, BetaPrior, resolve_source_prior
+from belief.config import Config
+from belief.evidence import compile_case, has_own_prior, signal_logodds, source_prior
+from belief.reliability import BetaPrior, resolve_source_prior
 from belief.types import Case, Source
 
 NO_KIND = "unknown"  #: kind label of sources without a ``kind``
@@ -125,29 +126,18 @@ def logit_normal(prior: BetaPrior) -> tuple[float, float]:
     return mean, float(np.sqrt(var))
 
 
-def _has_own(source: Source, field: str, config: ExactConfig) -> bool:
-    return (
-        source.source_id in config.source_priors
-        or getattr(source, field) is not None
-        or source.strength is not None
-        or source.admiralty in ADMIRALTY_PRIORS
-    )
-
-
-def _source_arrays(case: Case, source_ids: list[str], kinds: list[str], config: ExactConfig):
+def _source_arrays(case: Case, source_ids: list[str], kinds: list[str], config: Config):
     smap = case.source_map()
     own = np.zeros((2, len(source_ids)), dtype=bool)
     own_m = np.zeros((2, len(source_ids)))
     own_sd = np.ones((2, len(source_ids)))
     for i, sid in enumerate(source_ids):
         src = smap[sid]
-        sp = config.source_priors.get(sid) or resolve_source_prior(
-            src, config.kind_priors, config.default_prior
-        )
+        sp = source_prior(src, config)
         for j, (field, beta) in enumerate(
             (("sensitivity", sp.sensitivity), ("specificity", sp.specificity))
         ):
-            own[j, i] = _has_own(src, field, config)
+            own[j, i] = has_own_prior(src, field, config)
             own_m[j, i], own_sd[j, i] = logit_normal(beta)
     kind_m = np.zeros((2, len(kinds)))
     for k, kind in enumerate(kinds):
@@ -174,7 +164,7 @@ def _group_arrays(case: Case) -> tuple[np.ndarray, np.ndarray]:
     return index, claim_group
 
 
-def _signal_arrays(case: Case, config: ExactConfig, index: Mapping[str, int]):
+def _signal_arrays(case: Case, config: Config, index: Mapping[str, int]):
     lo_shift = np.zeros(len(index))
     learned = [s for s in case.signals if s.likelihood_ratio is None]
     for s in case.signals:
@@ -195,20 +185,14 @@ def _signal_arrays(case: Case, config: ExactConfig, index: Mapping[str, int]):
     )
 
 
-def _alignment(side: str | None, favors: str | None) -> int:
-    if not side or not favors:
-        return 0
-    return 1 if side == favors else -1
-
-
-def encode_case(case: Case, config: ExactConfig, *, keep_copies: bool) -> ModelData:
+def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
     """Encode ``case`` for :func:`build_model`.
 
     Parameters
     ----------
     case : Case
         The case.
-    config : ExactConfig
+    config : Config
         Shared engine settings (base rate, signal effects, reliability defaults, copy weight).
     keep_copies : bool
         Keep copy reports (weight ``copy_weight``, fixed or learned) even when the configured
@@ -222,18 +206,14 @@ def encode_case(case: Case, config: ExactConfig, *, keep_copies: bool) -> ModelD
     --------
     >>> from belief.types import Claim, Report
     >>> case = Case((Claim("c1"),), reports=(Report("c1", "s1", "confirm"),))
-    >>> data = encode_case(case, ExactConfig(), keep_copies=False)
+    >>> data = encode_case(case, Config(), keep_copies=False)
     >>> data.source_ids, data.r_confirm.tolist()
     (('s1',), [1])
     """
     index = {c: i for i, c in enumerate(case.claim_ids)}
     smap = case.source_map()
-    favors = {c.claim_id: c.favors for c in case.claims}
-    rows = [
-        (r, src, w)
-        for r, src, w in effective_reports(case.reports, config.copy_weight)
-        if r.stance != "neutral" and (w == 1.0 or keep_copies or w > 0)
-    ]
+    ev = compile_case(case, config, keep_copies=keep_copies)  # the one compiler's reports
+    assert ev.channel_source is not None and ev.r_align is not None and ev.r_copy is not None
     source_ids = sorted(smap)
     sindex = {s: i for i, s in enumerate(source_ids)}
     source_kind = tuple(smap[s].kind or NO_KIND for s in source_ids)
@@ -261,24 +241,18 @@ def encode_case(case: Case, config: ExactConfig, *, keep_copies: bool) -> ModelD
         sig_center=sig_center,
         group_index=group_index,
         claim_group=claim_group,
-        r_claim=np.array([index[r.claim_id] for r, _, _ in rows], dtype=np.int64),
-        r_source=np.array([sindex[s] for _, s, _ in rows], dtype=np.int64),
-        r_confirm=np.array([int(r.stance == "confirm") for r, _, _ in rows], dtype=np.int64),
-        r_align=np.array(
-            [_alignment(smap[s].side, favors[r.claim_id]) for r, s, _ in rows], dtype=float
-        ),
-        r_copy=np.array([w != 1.0 for _, _, w in rows], dtype=bool),
+        r_claim=ev.r_claim.astype(np.int64),
+        r_source=np.array([sindex[ev.channel_source[k]] for k in ev.r_source], dtype=np.int64),
+        r_confirm=ev.r_confirm.astype(np.int64),
+        r_align=ev.r_align.astype(float),
+        r_copy=ev.r_copy.astype(bool),
         src_kind=np.array([kinds.index(k) for k in source_kind], dtype=np.int64),
         own=own,
         own_m=own_m,
         own_sd=own_sd,
         kind_m=kind_m,
-        n_reports=np.bincount(
-            [index[r.claim_id] for r in case.reports], minlength=len(index)
-        ).astype(np.int64),
-        n_independent=np.bincount(
-            [index[r.claim_id] for r, _, w in rows if w == 1.0], minlength=len(index)
-        ).astype(np.int64),
+        n_reports=ev.n_reports.astype(np.int64),
+        n_independent=ev.n_independent.astype(np.int64),
         base_rate=float(config.base_rate),
         copy_weight=float(config.copy_weight),
     )

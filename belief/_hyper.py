@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.special import betaln, digamma, expit, log_expit, logit
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.reliability import BetaPrior, SourcePrior, resolve_source_prior
 from belief.types import Source
 
@@ -140,7 +140,7 @@ def _fit_beta(k: np.ndarray, n: np.ndarray, center: BetaPrior, init: BetaPrior) 
 class _Hyper:
     """Kind-level Beta priors (and the all-source default), refitted by empirical Bayes."""
 
-    def __init__(self, d: _Data, config: ExactConfig) -> None:
+    def __init__(self, d: _Data, config: Config) -> None:
         self.d = d
         self.kinds = sorted({k for k in d.source_kind if k is not None})
         self.center = {

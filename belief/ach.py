@@ -32,10 +32,10 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from belief.evidence import ExactConfig, effective_reports, signal_logodds
-from belief.exact import infer
+from belief.config import Config
+from belief.evidence import effective_reports, signal_logodds, source_prior
+from belief.exact import infer_exact as infer
 from belief.exceptions import ValidationError
-from belief.reliability import resolve_source_prior
 from belief.types import Case, Report
 
 __all__ = ["NONE_OF_THESE", "ach_matrix"]
@@ -51,16 +51,14 @@ def _report_label(r: Report, weight: float) -> str:
     return f"{r.source_id} {verb} {r.claim_id}{via}{copy}"
 
 
-def _report_rows(case: Case, config: ExactConfig, claims: list[str], hyps: list[str]) -> list:
+def _report_rows(case: Case, config: Config, claims: list[str], hyps: list[str]) -> list:
     smap = case.source_map()
     rows = []
-    resolved = effective_reports(case.reports, config.copy_weight)
+    resolved = effective_reports(case, config)
     for i, (r, src, w) in enumerate(resolved):
         if r.claim_id not in claims:
             continue
-        prior = config.source_priors.get(src) or resolve_source_prior(
-            smap[src], config.kind_priors, config.default_prior
-        )
+        prior = source_prior(smap[src], config)
         se, sp = prior.sensitivity.mean, prior.specificity.mean
         lik = {  # P(stance | T = 1), P(stance | T = 0)
             "confirm": (se, 1 - sp),
@@ -73,7 +71,7 @@ def _report_rows(case: Case, config: ExactConfig, claims: list[str], hyps: list[
     return rows
 
 
-def _signal_rows(case: Case, config: ExactConfig, claims: list[str], hyps: list[str]) -> list:
+def _signal_rows(case: Case, config: Config, claims: list[str], hyps: list[str]) -> list:
     rows = []
     for i, s in enumerate(case.signals):
         if s.claim_id in claims:
@@ -94,7 +92,7 @@ def _group_claims(case: Case, group: str) -> list[str]:
     return claims
 
 
-def ach_matrix(case: Case, group: str, config: ExactConfig | None = None) -> pd.DataFrame:
+def ach_matrix(case: Case, group: str, config: Config | None = None) -> pd.DataFrame:
     """The ACH matrix of a group of competing claims (see the module docstring).
 
     Parameters
@@ -102,8 +100,8 @@ def ach_matrix(case: Case, group: str, config: ExactConfig | None = None) -> pd.
     case : Case
     group : str
         A ``group`` of the case's claims.
-    config : ExactConfig, optional
-        Default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Default ``Config.from_case(case)``.
 
     Returns
     -------
@@ -133,7 +131,7 @@ def ach_matrix(case: Case, group: str, config: ExactConfig | None = None) -> pd.
     >>> float(m.loc["r1", "diagnosticity"].round(3))
     2.079
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     claims = _group_claims(case, group)
     hyps = [*claims, NONE_OF_THESE]
     rows = _report_rows(case, config, claims, hyps) + _signal_rows(case, config, claims, hyps)
@@ -155,7 +153,7 @@ def ach_matrix(case: Case, group: str, config: ExactConfig | None = None) -> pd.
 
 
 def _probabilities(
-    case: Case, config: ExactConfig, claims: list[str], *, prior: bool = False
+    case: Case, config: Config, claims: list[str], *, prior: bool = False
 ) -> list[float]:
     """P(each claim) and P(none of them) from the exact engine (before any evidence if prior)."""
     result = infer(case, config, reports=[], signals=[]) if prior else infer(case, config)

@@ -45,7 +45,7 @@ from scipy.special import expit, logit
 from belief._em import _counts, _Data, _encode, _estep, _evidence, _Params, _run_em
 from belief._hyper import _Hyper
 from belief._version import __version__
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors_file import CalibratedPriors
 from belief.reliability import BetaPrior, SourcePrior
@@ -79,7 +79,7 @@ class EMResult:
 
 def fit_em(
     case: Case,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     *,
     max_iter: int = 500,
     tol: float = 1e-6,
@@ -91,8 +91,8 @@ def fit_em(
     ----------
     case : Case
         Claims with ``truth`` where resolved; unresolved claims inform reliability too.
-    config : ExactConfig, optional
-        Starting values and hyperprior centres; default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Starting values and hyperprior centres; default ``Config.from_case(case)``.
     max_iter, tol : int, float
         Stop when no claim's P(true) and no parameter moves more than ``tol`` in an iteration.
     fit_hyper : bool
@@ -114,7 +114,7 @@ def fit_em(
     >>> sp.sensitivity, sp.specificity
     (BetaPrior(alpha=4.0, beta=1.0), BetaPrior(alpha=1.0, beta=2.0))
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     if not case.claims:
         raise ValidationError("the case has no claims: nothing to calibrate")
     d = _encode(case, config)
@@ -163,7 +163,7 @@ def _priors(
     ab: np.ndarray,
     q: np.ndarray,
     p: _Params,
-    config: ExactConfig,
+    config: Config,
     provenance: dict[str, Any],
 ) -> CalibratedPriors:
     """The calibrated priors at EM's final parameters; a source's is its Beta posterior."""
@@ -213,7 +213,7 @@ def calibrate(
     case: Case,
     method: str = "em",
     *,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     max_iter: int = 500,
     tol: float = 1e-6,
     bayes_method: str = "advi",
@@ -230,8 +230,8 @@ def calibrate(
         ``"bayes"``: the joint PyMC model (:class:`belief.model.ClaimBeliefModel`) fitted with
         resolved claims pinned to their truth and the EM's base rate and signal effects; source
         and kind reliabilities and the side effect are then posterior summaries.
-    config : ExactConfig, optional
-        Starting values and hyperprior centres; default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Starting values and hyperprior centres; default ``Config.from_case(case)``.
     max_iter, tol : int, float
         EM stopping rule.
     bayes_method : {"advi", "mcmc"}
@@ -269,7 +269,7 @@ def calibrate(
 
 
 def plugin_posterior(
-    case: Case, priors: CalibratedPriors, config: ExactConfig | None = None
+    case: Case, priors: CalibratedPriors, config: Config | None = None
 ) -> pd.DataFrame:
     """P(true) per claim with calibrated *point* estimates, including the side effect.
 
@@ -286,7 +286,7 @@ def plugin_posterior(
     >>> post.columns.tolist(), len(post)
     (['claim_id', 'p_true'], 100)
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     blind = tuple(dataclasses.replace(c, truth=None) for c in case.claims)
     d = _encode(case.replace(claims=blind), config)
     smap = case.source_map()

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.special import digamma
+from scipy.special import digamma, gammaln
 
-__all__ = ["Block", "trigamma"]
+__all__ = ["Block", "cell_llr", "lgamma_diff", "log_beta_ratio", "trigamma"]
+
+_STIRLING_FROM = 1e5  # above this, log-gamma differences use Stirling (error < 1e-17)
 
 _CELL_CHUNK = 1 << 13  # cells per chunk of the sweep: its buffers stay in cache
 
@@ -21,9 +23,10 @@ class Block:
     """The informative reports of some claims, merged into (claim, source) cells.
 
     The unit of map-reduce: a block's claims and all their reports live together. The reduce
-    over claims is a sparse product. In the reduce over sources, cells holding only confirms
-    (or only denies) — nearly all of them — take a one-log formula over cache-sized chunks; the
-    rare mixed cells take the general one.
+    over claims is a sparse product. In the reduce over sources, cells holding one report —
+    nearly all of them — take a one-log formula over cache-sized chunks; the rare cells with
+    repeated or mixed reports take the exact Beta–Binomial ratio of :func:`cell_llr`, so a
+    source repeating itself on a claim is not counted as independent confirmations.
 
     Parameters
     ----------
@@ -57,7 +60,7 @@ class Block:
         self.n_claims, self.n_sources = n_claims, n_sources
         self.x_total = np.bincount(source, x, n_sources)
         self.y_total = np.bincount(source, y, n_sources)
-        pure = (x == 0) | (y == 0)
+        pure = ((x == 0) | (y == 0)) & (x + y == 1.0)  # one unit report: the log formula
         self._pure_claim, self._pure_source = claim[pure], source[pure]
         self._pure_w = (x + y)[pure]
         self._pure_col = source[pure] + n_sources * (x[pure] == 0)  # into [A, B] and [D, C]
@@ -65,6 +68,12 @@ class Block:
         self.claim = np.concatenate([claim[pure], claim[~pure]])
         self.source = np.concatenate([source[pure], source[~pure]])
         self._v = np.empty(len(self.claim))
+
+    def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every cell as ``(claim, source, confirms, denies)`` (weighted counts)."""
+        pure_x = np.where(self._pure_col < self.n_sources, self._pure_w, 0.0)
+        _, _, x, y = self._mixed
+        return (self.claim, self.source, np.r_[pure_x, x], np.r_[self._pure_w - pure_x, y])
 
     def source_stats(self, q: np.ndarray) -> np.ndarray:
         """``(S, 4)``: weighted confirms and denies on true, denies and confirms on false."""
@@ -93,17 +102,18 @@ class Block:
         v *= w
 
     def _cavity(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Mixed cells: ``(x, y, a, b, c, d)`` with the cavity Beta parameters."""
+        """General cells: ``(x, y, a, b, c, d)`` with the cavity Beta parameters."""
         claim, source, x, y = self._mixed
         qc, p = q[claim], post[source]
         a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
         return x, y, a, b, p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
 
     def claim_sums(self, post: np.ndarray, q: np.ndarray) -> np.ndarray:
-        """Per claim, the summed log-likelihood ratios of its reports under the cavity.
+        """Per claim, the summed log-likelihood ratios of its cells under the cavity.
 
-        With the cavity's predictive means ``se = a / (a + b)`` and ``sp = c / (c + d)``:
-        ``x log(se / (1 - sp)) + y log((1 - se) / sp)`` per cell.
+        A cell's ``x`` confirms and ``y`` denies are scored with the source's reliability
+        integrated out over its cavity Betas (:func:`cell_llr`); for one report that is
+        ``log(se / (1 - sp))`` or ``log((1 - se) / sp)`` with the predictive means.
         """
         post = np.asarray(post, dtype=float)
         cols = (post[:, [0, 1]].T.ravel(), post[:, [3, 2]].T.ravel(), post[:, 0] + post[:, 1],
@@ -113,7 +123,7 @@ class Block:
         for i in range(0, n, _CELL_CHUNK):
             self._pure_chunk(slice(i, min(i + _CELL_CHUNK, n)), cols, q, buf)
         x, y, a, b, c, d = self._cavity(post, q)
-        self._v[n:] = x * np.log(a / d) + y * np.log(b / c) + (x + y) * np.log((c + d) / (a + b))
+        self._v[n:] = cell_llr(x, y, a, b, c, d)
         return np.bincount(self.claim, self._v, self.n_claims)
 
     def claim_moments(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -138,6 +148,57 @@ class Block:
         vm -= 2 * x * y * (tab + tcd)  # cov(log θ, log(1-θ)) + cov(log φ, log(1-φ))
         n = self.n_claims
         return np.bincount(self.claim, np.r_[m, mm], n), np.bincount(self.claim, np.r_[v, vm], n)
+
+
+def lgamma_diff(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``gammaln(x + n) - gammaln(x)`` without cancellation when ``x`` is huge.
+
+    For ``x`` above 1e5 (very strong priors) the direct difference of two numbers of size
+    ``x log x`` loses all precision; Stirling's series for the difference keeps it.
+
+    Examples
+    --------
+    >>> bool(np.isclose(lgamma_diff(np.array(1e12), np.array(1.0)), np.log(1e12), rtol=1e-15))
+    True
+    """
+    x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
+    big = x > _STIRLING_FROM
+    xs = np.where(big, x, _STIRLING_FROM + 1.0)
+    stirling = (
+        n * np.log(xs)
+        + (xs + n - 0.5) * np.log1p(n / xs)
+        - n
+        + (1 / (12 * (xs + n)) - 1 / (12 * xs))
+    )
+    return np.where(
+        big, stirling, gammaln(np.where(big, 1.0, x) + n) - gammaln(np.where(big, 1.0, x))
+    )
+
+
+def log_beta_ratio(a: np.ndarray, b: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
+    """``log B(a + n1, b + n2) - log B(a, b)``: the Beta-Binomial sequence log-likelihood."""
+    return lgamma_diff(a, n1) + lgamma_diff(b, n2) - lgamma_diff(a + b, n1 + n2)
+
+
+def cell_llr(
+    x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray
+) -> np.ndarray:
+    """Log-likelihood ratio (true vs false) of ``x`` confirms and ``y`` denies by one source.
+
+    Sensitivity ~ Beta(a, b) and specificity ~ Beta(c, d) are integrated out exactly:
+    ``log B(a + x, b + y) / B(a, b) - log B(c + y, d + x) / B(c, d)``. For one confirm this is
+    ``log(a / (a + b)) - log(d / (c + d))``; repeated reports of one source add less and less.
+
+    Examples
+    --------
+    >>> one = cell_llr(np.array(1.0), np.array(0.0), 2.6, 1.4, 2.6, 1.4)
+    >>> round(float(one), 4) == round(float(np.log(0.65 / 0.35)), 4)
+    True
+    >>> five = cell_llr(np.array(5.0), np.array(0.0), 2.6, 1.4, 2.6, 1.4)
+    >>> bool(five < 5 * one)
+    True
+    """
+    return log_beta_ratio(a, b, x, y) - log_beta_ratio(c, d, y, x)
 
 
 def trigamma(x: np.ndarray) -> np.ndarray:

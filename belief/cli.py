@@ -13,15 +13,15 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
+from belief.config import Config
 from belief.engines import METHODS, posterior
-from belief.evidence import ExactConfig
 from belief.exceptions import BeliefError, BeliefWarning, ValidationError
 from belief.io import read_case, read_tables, write_csv
 from belief.types import POSTERIOR_COLUMNS, Case
 
 
-def _config(case: Case, priors: str | None) -> ExactConfig:
-    config = ExactConfig.from_case(case)
+def _config(case: Case, priors: str | None) -> Config:
+    config = Config.from_case(case)
     if priors is None:
         return config
     from belief.priors_file import apply_priors, read_priors
@@ -33,15 +33,13 @@ def _posterior(
     case: Case, method: str, priors: str | None = None, args: argparse.Namespace | None = None
 ) -> pd.DataFrame:
     """Posterior table of ``case`` with the chosen engine (and calibrated priors, if given)."""
-    sampler = {k: getattr(args, k, None) for k in ("draws", "tune", "chains", "nuts_sampler")}
-    sampler["random_seed"] = getattr(args, "seed", None)
-    return posterior(
-        case,
-        method,
-        _config(case, priors),
-        sampler_config={k: v for k, v in sampler.items() if v is not None},
-        save_model=getattr(args, "save_model", None),
-    )
+    options: dict = {}
+    if method in ("mcmc", "advi", "map"):
+        sampler = {k: getattr(args, k, None) for k in ("draws", "tune", "chains", "nuts_sampler")}
+        sampler["random_seed"] = getattr(args, "seed", None)
+        options["sampler_config"] = {k: v for k, v in sampler.items() if v is not None}
+        options["save_model"] = getattr(args, "save_model", None)
+    return posterior(case, method, _config(case, priors), **options)
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -71,15 +69,42 @@ def _read_settings(path: str | None) -> dict:
     if not isinstance(data, dict):
         raise ValidationError(f"{path}: expected a mapping of engine settings")
     try:
-        ExactConfig.from_case(Case((), config=data))  # validate now, naming the file
+        Config.from_case(Case((), config=data))  # validate now, naming the file
     except ValidationError as e:
         raise ValidationError(f"{path}: {e}") from None
     return data
 
 
+_JOINT_FLAGS = ("draws", "tune", "chains", "seed", "nuts_sampler", "save_model")
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse a flag the chosen method or backend would ignore, naming it."""
+    joint = args.method in ("mcmc", "advi", "map")
+    for name in _JOINT_FLAGS:
+        if getattr(args, name, None) is not None and not joint:
+            flag = "--" + name.replace("_", "-")
+            raise ValidationError(
+                f"{flag}: only used by the joint model (--method mcmc, advi or map), "
+                f"not by --method {args.method}"
+            )
+    backend = getattr(args, "backend", "memory")
+    if backend == "dask" and args.method != "fast":
+        raise ValidationError(f"--backend dask: needs --method fast, not --method {args.method}")
+    if getattr(args, "dask_scheduler", None) and backend != "dask":
+        raise ValidationError("--dask-scheduler: only used with --backend dask")
+
+
+def _side_config(args: argparse.Namespace, settings: dict) -> Config:
+    """Settings (and calibrated priors) for the streaming paths, from the small tables."""
+    side = read_tables(args.claims, args.sources, pd.DataFrame(columns=["claim_id", "source_id",
+                       "stance"]), args.signals, config=settings)  # fmt: skip
+    return _config(side, args.priors)
+
+
 def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
-    """``--method fast`` without priors: stream the reports, never build per-row objects."""
-    config = ExactConfig.from_case(Case((), config=settings))
+    """``--method fast``: stream the reports, never build per-row objects."""
+    config = _side_config(args, settings)
     if args.backend == "dask":
         from belief.dask_backend import infer_dask
 
@@ -93,6 +118,7 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
             args.claims,
             args.sources,
             args.signals,
+            config=config,
             client=client,
             scheduler=scheduler,
         ).posterior
@@ -145,11 +171,17 @@ def _fmt_contributions(case: Case, claim_id: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> None:
     """``belief run CASE``: the analyst's view of one case file."""
+    _check_flags(args)
     case = read_case(args.case)
     try:
-        ExactConfig.from_case(case)
+        Config.from_case(case)
     except ValidationError as e:  # the config is part of the case file: name the file
         raise ValidationError(f"{args.case}: {e}") from None
+    settings = _read_settings(args.config)
+    if settings:  # --config overrides deep-merge into the case file's own settings
+        from belief.config import merge_settings
+
+        case = case.replace(config=merge_settings(case.config, settings))
     if not case.claims:
         raise ValidationError(f"{args.case}: the case has no claims (and no reports to infer them)")
     post = _posterior(case, args.method, None, args)
@@ -163,6 +195,7 @@ def cmd_run(args: argparse.Namespace) -> None:
         f"{len(case.signals)} signals (method: {args.method})\n"
     )
     print(_fmt_table(post, case), end="\n\n")
+    print(f"p_low/p_high: {post.attrs.get('interval', 'see the method')}\n")
     print(_fmt_timeline(case, focus), end="\n\n")
     print(_fmt_contributions(case, focus))
     if args.out:
@@ -175,10 +208,9 @@ def cmd_run(args: argparse.Namespace) -> None:
 
 def cmd_infer(args: argparse.Namespace) -> None:
     """``belief infer``: posterior.csv from the contract's tables."""
-    if args.backend == "dask" and (args.method != "fast" or args.priors):
-        raise ValidationError("--backend dask needs --method fast and no --priors")
+    _check_flags(args)
     settings = _read_settings(args.config)
-    if args.method == "fast" and args.priors is None:
+    if args.method == "fast":
         post = _posterior_large(args, settings)
     else:
         case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
@@ -210,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--claim", help="claim whose timeline and contributions to show")
     run.add_argument("--out", help="also write posterior.csv here")
     run.add_argument("--report", help="write an analyst's report (.html or .md)")
+    run.add_argument(
+        "--config", help="engine settings (YAML/JSON) deep-merged into the case file's config"
+    )
     _model_args(run)
     run.set_defaults(func=cmd_run)
     inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")

@@ -27,8 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from belief.config import Config
 from belief.engines import METHODS, posterior
-from belief.evidence import ExactConfig
 from belief.exceptions import ValidationError
 from belief.types import Case
 
@@ -86,7 +86,8 @@ def fit_predictor(method: str, **options: Any) -> FitPredict:
         raise ValidationError(f"--method should be one of {list(EVAL_METHODS)} but got {method!r}")
     sampler = options.get("sampler_config")
     if method in METHODS:  # engines that ignore truths: one run serves every fold
-        return _cached(lambda case: posterior(case, method, sampler_config=sampler))
+        joint = {"sampler_config": sampler} if method in ("mcmc", "advi", "map") else {}
+        return _cached(lambda case: posterior(case, method, **joint))
     if method == "em":
         from belief.calibrate import fit_em
 
@@ -100,7 +101,7 @@ def fit_predictor(method: str, **options: Any) -> FitPredict:
 
 def _calibrated(how: str, sampler: Any) -> FitPredict:
     from belief.calibrate import calibrate
-    from belief.exact import infer
+    from belief.exact import infer_exact as infer
     from belief.priors_file import apply_priors
 
     def fit_predict(train: Case, test_ids: list[str]) -> pd.Series:
@@ -108,7 +109,7 @@ def _calibrated(how: str, sampler: Any) -> FitPredict:
         fit_case = subcase(train, [c for c in train.claim_ids if c not in held])
         priors = calibrate(fit_case, how, sampler_config=sampler)
         test = subcase(train, test_ids)
-        config = apply_priors(ExactConfig.from_case(test), priors, test)
+        config = apply_priors(Config.from_case(test), priors, test)
         return infer(test, config).posterior.set_index("claim_id")["p_true"]
 
     return fit_predict
@@ -170,10 +171,12 @@ def _file_hashes(args: argparse.Namespace) -> dict[str, Any]:
 def cmd_calibrate(args: argparse.Namespace) -> None:
     """``belief calibrate``: priors.json from resolved claims."""
     from belief.calibrate import calibrate
+    from belief.cli import _read_settings
     from belief.io import read_tables
     from belief.priors_file import write_priors
 
-    case = read_tables(args.claims, args.sources, args.reports, args.signals)
+    settings = _read_settings(args.config)
+    case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
     sampler = {"random_seed": args.seed}
     priors = calibrate(case, args.method, bayes_method=args.bayes_method, sampler_config=sampler)
     prov = {**priors.provenance, "inputs": _file_hashes(args)}
@@ -186,9 +189,11 @@ def cmd_calibrate(args: argparse.Namespace) -> None:
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
     """``belief evaluate``: K-fold cross-validated scores."""
+    from belief.cli import _read_settings
     from belief.io import read_tables, write_csv
 
-    case = read_tables(args.claims, args.sources, args.reports, args.signals)
+    settings = _read_settings(args.config)
+    case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
     result = evaluate(
         case,
         args.method,
@@ -229,6 +234,7 @@ def register(subparsers: Any, add_table_args: Callable[[argparse.ArgumentParser]
         help="how --method bayes fits the joint model (default advi)",
     )
     cal.add_argument("--seed", type=int, default=0, help="random seed (--method bayes)")
+    cal.add_argument("--config", help="engine settings (YAML/JSON): a case file's config keys")
     cal.set_defaults(func=cmd_calibrate)
     ev = subparsers.add_parser("evaluate", help="cross-validated scores on resolved claims")
     add_table_args(ev)
@@ -246,6 +252,7 @@ def register(subparsers: Any, add_table_args: Callable[[argparse.ArgumentParser]
         help="fold unit: claim groups (default) or single claims",
     )
     ev.add_argument("--seed", type=int, default=0, help="seed of the fold assignment")
+    ev.add_argument("--config", help="engine settings (YAML/JSON): a case file's config keys")
     ev.add_argument("--out", help="write the per-fold table as CSV")
     ev.add_argument("--predictions", help="write held-out predictions as CSV")
     ev.set_defaults(func=cmd_evaluate)

@@ -7,8 +7,8 @@ never gathered on one machine:
 1. *read*: one partition per file, each validated chunk by chunk exactly as
    :func:`belief.streaming.iter_report_chunks` does (errors name the file, row and column);
 2. *index*: claim and source ids are collected per partition (only the distinct ids travel);
-3. *copies*: the copy rows and the originals they might repeat are collected and resolved
-   with the batch rule on the client;
+3. *copies*: the reports on claims that have a copy are collected and resolved on the client
+   with the compiler's rule (:func:`belief.evidence.resolve_copies`; chains, stand-ins);
 4. *shuffle*: reports are coded and shuffled by claim block (a group, or a free claim), so each
    partition owns whole blocks with all their reports (a :class:`belief.fast.Block`);
 5. *sweeps*: per iteration each partition updates its claims from the broadcast source
@@ -36,7 +36,7 @@ from __future__ import annotations
 import glob as _glob
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,18 +44,14 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from belief.arrays import (
-    _STANCE_RANK,
-    ReportArrays,
-    compile_arrays,
-    posterior_frame,
-    reliability_frame,
-    source_prior_rows,
-)
-from belief.evidence import ExactConfig
+from belief.arrays import ReportArrays, posterior_frame, reliability_frame
+from belief.cells import Block
+from belief.config import Config, as_config
+from belief.evidence import compile_arrays, resolve_copies, source_prior_rows
 from belief.exceptions import ConvergenceWarning, ValidationError
-from belief.fast import Block, Damping, FastResult, bounds, interval_moments, sweep
+from belief.fast import Damping, bounds, interval_moments, sweep
 from belief.meanfield import _group_logodds
+from belief.result import BeliefResult, Interval
 from belief.streaming import empty_chunk, read_normalized, warn_unknown_sources
 from belief.types import Claim
 
@@ -87,30 +83,17 @@ def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
             df["source_id"].drop_duplicates().tolist())  # fmt: skip
 
 
-def _copy_rows(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["derived_from"].notna()]
+def _copy_claims(df: pd.DataFrame) -> list[str]:
+    return df.loc[df["derived_from"].notna(), "claim_id"].drop_duplicates().tolist()
 
 
-def _originals(df: pd.DataFrame, keys: pd.MultiIndex) -> pd.DataFrame:
-    orig = df[df["derived_from"].isna()][["claim_id", "source_id"]]
-    hit = pd.MultiIndex.from_frame(orig).isin(keys)
-    return orig[hit].drop_duplicates()
+def _rows_on(df: pd.DataFrame, claims: set[str]) -> pd.DataFrame:
+    return df[df["claim_id"].isin(claims)]
 
 
 def _position(part: Any, row: Any) -> np.ndarray:
     """A report's global position as one int64: (partition, spreadsheet row)."""
     return np.asarray(part, dtype=np.int64) * _ROWS + np.asarray(row, dtype=np.int64)
-
-
-def _stand_ins(copies: pd.DataFrame, originals: pd.DataFrame) -> np.ndarray:
-    """Sorted positions of the copies that stand in for an original (the batch rule)."""
-    have = pd.MultiIndex.from_frame(originals.rename(columns={"source_id": "derived_from"}))
-    cand = copies[~pd.MultiIndex.from_frame(copies[["claim_id", "derived_from"]]).isin(have)]
-    cand = cand.assign(rank=_STANCE_RANK[cand["stance"].to_numpy() + 1])  # the batch order
-    by = ["claim_id", "derived_from", "time", "source_id", "rank", "part", "row"]
-    cand = cand.sort_values(by, kind="stable")
-    first = cand.drop_duplicates(["claim_id", "derived_from"])
-    return np.sort(_position(first["part"], first["row"]))
 
 
 @dataclass(frozen=True)
@@ -120,8 +103,12 @@ class _Coding:
     claims: pd.Index
     sources: pd.Index
     block: np.ndarray  # block id per claim
-    stand_in: np.ndarray  # sorted positions
-    copy_weight: float
+    copy_pos: np.ndarray  # sorted positions of the reports on claims with copies
+    copy_attr: np.ndarray  # their attributed source codes
+    copy_weight: np.ndarray  # and weights
+    side: np.ndarray  # side code per source (-1: none)
+    favors: np.ndarray  # favors code per claim (-1: none)
+    sided: bool  # side_effect != 0: channels are (source, alignment)
     labels: list[str]
     strict: bool  # claims came from a claims table: unknown ones are errors
 
@@ -134,16 +121,23 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
         i = int(np.flatnonzero(claim < 0)[0])
         label = cd.labels[int(df["part"].iloc[i])]
         raise _unknown_claim(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], cd.claims)
-    copy = df["derived_from"].notna().to_numpy()
-    source = cd.sources.get_indexer(df["source_id"].to_numpy())
-    derived = cd.sources.get_indexer(df["derived_from"].fillna(df["source_id"]).to_numpy())
-    stand = copy & np.isin(_position(df["part"], df["row"]), cd.stand_in)
+    attr = cd.sources.get_indexer(df["source_id"].to_numpy()).astype(np.int64)
+    weight = np.ones(len(df))
+    if len(cd.copy_pos):
+        pos = _position(df["part"], df["row"])
+        k = np.minimum(np.searchsorted(cd.copy_pos, pos), len(cd.copy_pos) - 1)
+        hit = cd.copy_pos[k] == pos
+        attr[hit], weight[hit] = cd.copy_attr[k[hit]], cd.copy_weight[k[hit]]
+    if cd.sided:  # the channel of the claim's side, as the compiler forms it
+        f, s_ = cd.favors[claim], cd.side[attr]
+        align = np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1))
+        attr = attr * 3 + align + 1
     return pd.DataFrame(
         {
             "claim": claim.astype(np.int64),
-            "attr": np.where(stand, derived, source).astype(np.int64),
+            "attr": attr,
             "stance": df["stance"].to_numpy(np.int8),
-            "weight": np.where(copy & ~stand, cd.copy_weight, 1.0),
+            "weight": weight,
             "block": cd.block[claim],
         }
     )
@@ -196,6 +190,95 @@ def _step(part: _Part, state: _State, post: np.ndarray, damping: float) -> _Stat
 
 def _summary(state: _State) -> tuple[np.ndarray, float]:
     return state.stats, state.delta
+
+
+def _override(part: _Part, state: _State, exact: tuple[np.ndarray, np.ndarray]) -> _State:
+    """Set the owned claims' log-odds to their exact values; refresh the statistics."""
+    claims, values = exact
+    k = np.searchsorted(part.claims, claims)
+    k = np.minimum(k, max(len(part.claims) - 1, 0))
+    own = (part.claims[k] == claims) if len(part.claims) else np.zeros(len(claims), bool)
+    lo = state.lo.copy()
+    lo[k[own]] = values[own]
+    return _State(lo, part.block.source_stats(expit(lo)), state.delta)
+
+
+def _claim_counts(part: _Part) -> np.ndarray:
+    """Per source, how many of this partition's claims it reports on."""
+    return np.bincount(part.block.source, minlength=part.block.n_sources)
+
+
+def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[np.ndarray, ...]:
+    """Cells of the claims that may lie in a small component (every source has few claims).
+
+    A claim qualifies when each of its sources reports on at most ``limit`` claims in all and
+    its whole group qualifies; the client checks the components are complete.
+    """
+    claim, source, x, y = part.block.cells()
+    n = len(part.claims)
+    big = np.bincount(claim, counts[source] > limit, n) > 0
+    for g in part.groups:
+        if len(g) > limit or big[g].any():
+            big[g] = True
+    keep = ~big[claim]
+    ok = np.flatnonzero(~big)
+    groups = [part.claims[g] for g in part.groups if not big[g[0]]]
+    return (
+        part.claims[ok],
+        part.ell[ok],
+        part.claims[claim[keep]],
+        source[keep],
+        x[keep],
+        y[keep],
+        groups,
+    )
+
+
+def _exact_small(
+    run: _Runner, parts: list[Any], prior: np.ndarray, max_states: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact log-odds of the small coupled components, as the in-memory fast engine has them."""
+    from belief.evidence import Evidence
+    from belief.exact import _enumerate, components, n_states
+    from belief.fast import EXACT_COMPONENTS
+
+    empty = (np.zeros(0, np.int64), np.zeros(0))
+    if max_states < 2:
+        return empty
+    limit = 24
+    counts = sum(run.compute([_call(_claim_counts, p) for p in parts]))
+    found = run.compute([_call(_small_cells, p, counts, limit) for p in parts])
+    claims = np.concatenate([f[0] for f in found])
+    if not len(claims):
+        return empty
+    local = {int(c): k for k, c in enumerate(claims)}
+    r_claim = np.array([local[int(c)] for f in found for c in f[2]], dtype=np.int64)
+    r_source = np.concatenate([f[3] for f in found]).astype(np.int64)
+    x, y = np.concatenate([f[4] for f in found]), np.concatenate([f[5] for f in found])
+    groups = [[local[int(c)] for c in g] for f in found for g in f[6]]
+    both = np.r_[x > 0, y > 0]
+    ev = Evidence(
+        claim_ids=[str(c) for c in claims], source_ids=[str(i) for i in range(len(prior))],
+        prior_logodds=np.concatenate([f[1] for f in found]), groups=groups,
+        r_claim=np.r_[r_claim, r_claim][both], r_source=np.r_[r_source, r_source][both],
+        r_confirm=np.r_[np.ones(len(x), bool), np.zeros(len(y), bool)][both],
+        r_weight=np.r_[x, y][both], a_se=prior[:, 0], b_se=prior[:, 1], a_sp=prior[:, 2],
+        b_sp=prior[:, 3], n_reports=np.zeros(len(claims), np.int64),
+        n_independent=np.zeros(len(claims), np.int64),
+    )  # fmt: skip
+    small = []
+    for comp in components(ev):
+        if len(comp) < 2 or len(comp) > limit or n_states(comp, ev.groups) > max_states:
+            continue
+        srcs = ev.r_source[np.isin(ev.r_claim, comp)]
+        pairs = np.unique(ev.r_claim[np.isin(ev.r_claim, comp)] * len(prior) + srcs)
+        inside = np.bincount(pairs % len(prior), minlength=len(prior))
+        if (inside[np.unique(srcs)] == counts[np.unique(srcs)]).all():  # the whole component
+            small.append(comp)
+    if not small or len(small) > EXACT_COMPONENTS:
+        return empty
+    lo = [_enumerate(ev, comp) for comp in small]
+    return claims[np.concatenate(small)], np.concatenate(lo)
 
 
 def _finish(part: _Part, state: _State, post: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -262,15 +345,38 @@ def _iterate(
     return post, states, max_iter, False
 
 
-def _copies(run: _Runner, raw: Any) -> np.ndarray:
-    """Positions of the copies that stand in for their original (resolved on the client)."""
-    found = run.compute([_call(_copy_rows, p) for p in raw.to_delayed()])
-    copies = pd.concat(found, ignore_index=True)
-    if not len(copies):
-        return np.zeros(0, np.int64)
-    keys = pd.MultiIndex.from_frame(copies[["claim_id", "derived_from"]].drop_duplicates())
-    found = run.compute([_call(_originals, p, keys) for p in raw.to_delayed()])
-    return _stand_ins(copies, pd.concat(found, ignore_index=True))
+def _copies(
+    run: _Runner, raw: Any, claim_ids: list[str], source_ids: list[str], copy_weight: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Attributed source and weight of every report on a claim with copies (the compiler's rule).
+
+    Only those claims' reports travel to the client; they are resolved there with
+    :func:`belief.evidence.resolve_copies`, in (file, row) order as the in-memory engine reads
+    them. Returns sorted positions, attributed source codes and weights.
+    """
+    found = run.compute([_call(_copy_claims, p) for p in raw.to_delayed()])
+    claims = {c for part in found for c in part}
+    empty = np.zeros(0, np.int64)
+    if not claims:
+        return empty, empty, np.zeros(0)
+    rows = run.compute([_call(_rows_on, p, claims) for p in raw.to_delayed()])
+    df = pd.concat(rows, ignore_index=True).sort_values(["part", "row"], kind="stable")
+    cindex, sindex = pd.Index(claim_ids), pd.Index(source_ids)
+    arrays = ReportArrays(
+        claim_ids=claim_ids,
+        source_ids=source_ids,
+        claim=cindex.get_indexer(df["claim_id"].to_numpy()).astype(np.int64),
+        source=sindex.get_indexer(df["source_id"].to_numpy()).astype(np.int64),
+        stance=df["stance"].to_numpy(np.int8),
+        derived=np.where(
+            df["derived_from"].notna(),
+            sindex.get_indexer(df["derived_from"].fillna(df["source_id"]).to_numpy()),
+            -1,
+        ).astype(np.int64),
+        time=df["time"].to_numpy(np.int64),
+    )
+    attr, weight, _ = resolve_copies(arrays, copy_weight)
+    return _position(df["part"], df["row"]), attr, weight
 
 
 def infer_dask(
@@ -279,7 +385,7 @@ def infer_dask(
     sources: Any = None,
     signals: Any = None,
     *,
-    config: ExactConfig | None = None,
+    config: Config | Mapping[str, Any] | None = None,
     client: Any = None,
     scheduler: str | None = None,
     tol: float = 1e-6,
@@ -287,7 +393,8 @@ def infer_dask(
     damping: float | None = None,
     level: float = 0.9,
     chunksize: int = 200_000,
-) -> FastResult:
+    exact_states: int = 1 << 12,
+) -> BeliefResult:
     """:func:`belief.fast.infer_fast` as map-reduce over Dask partitions (see the module doc).
 
     Parameters
@@ -296,8 +403,9 @@ def infer_dask(
         Report files (one partition each), or a glob such as ``"reports/part-*.csv"``.
     claims, sources, signals : path or DataFrame, optional
         The small tables, read on the client with :func:`belief.io.read_tables`.
-    config : ExactConfig, optional
-        Engine settings (default ``ExactConfig()``).
+    config : Config or mapping, optional
+        Settings (a mapping deep-merges into the small tables' defaults); every field is
+        honoured as by the in-memory engines (side effect, copy weight, priors).
     client : distributed.Client, optional
         Run on this cluster; otherwise ``scheduler`` (or Dask's default) is used.
     scheduler : str, optional
@@ -306,10 +414,13 @@ def infer_dask(
         As in :func:`belief.fast.infer_fast`.
     chunksize : int
         Rows per chunk when a worker reads a file.
+    exact_states : int
+        As in :func:`belief.fast.infer_fast`: small coupled components (sources with few
+        claims) are found with one extra map-reduce and enumerated exactly on the client.
 
     Returns
     -------
-    FastResult
+    BeliefResult
 
     Examples
     --------
@@ -329,7 +440,7 @@ def infer_dask(
     run, paths = _Runner(client, scheduler), _paths(reports)
     empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
     side = read_tables(claims, sources, empty, signals)
-    config = ExactConfig.from_case(side) if config is None else config
+    config = as_config(config, side)
     meta = empty_chunk().assign(part=np.int64(0))
     reads = [_call(_read, p, k, chunksize) for k, p in enumerate(paths)]
     raw = dd.from_delayed(reads, meta=meta, verify_meta=False)
@@ -345,39 +456,65 @@ def infer_dask(
     block_of = np.arange(len(claim_ids), dtype=np.int64) + len(ev0.groups)
     for k, g in enumerate(ev0.groups):
         block_of[g] = k
-    coding = _Coding(pd.Index(claim_ids), pd.Index(source_ids), block_of, _copies(run, raw),
-                     config.copy_weight, paths, claims is not None)  # fmt: skip
+    vocab: dict[str, int] = {}
+    smeta = {s.source_id: s for s in side.sources}
+    favors = np.array([vocab.setdefault(c.favors, len(vocab)) if c.favors else -1
+                       for c in claim_objs], dtype=np.int64)  # fmt: skip
+    sides = np.array([vocab.setdefault(smeta[s].side, len(vocab))
+                      if s in smeta and smeta[s].side else -1 for s in source_ids],
+                     dtype=np.int64)  # fmt: skip
+    sided = bool(config.side_effect)
+    copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)
+    coding = _Coding(pd.Index(claim_ids), pd.Index(source_ids), block_of, copy_pos, copy_attr,
+                     copy_w, sides, favors, sided, paths, claims is not None)  # fmt: skip
     coded = raw.map_partitions(_encode, dask.delayed(coding), meta=_encode(meta, coding))
     coded = coded.shuffle(on="block", npartitions=len(paths))
     world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of), pure=True)
-    parts = run.persist([_call(_make_part, p, world, len(source_ids)) for p in coded.to_delayed()])
-    prior = source_prior_rows(source_ids, side.sources, config)
+    n_slots = 3 * len(source_ids) if sided else len(source_ids)
+    parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
+    if sided:  # one prior row per (source, alignment) slot
+        slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
+        prior = source_prior_rows(
+            slot_src, side.sources, config, np.tile([-1, 0, 1], len(source_ids))
+        )
+        suffix = {0: " [opposed side]", 1: "", 2: " [favoured side]"}
+        slot_ids = [s + suffix[k % 3] for k, s in enumerate(slot_src)]
+    else:
+        prior = source_prior_rows(source_ids, side.sources, config)
+        slot_ids = list(source_ids)
     post, states, n_iter, ok = _iterate(run, parts, prior, tol, max_iter, damping)
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
+    exact = _exact_small(run, parts, prior, exact_states)
+    if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
+        fixed = dask.delayed(exact, pure=True)
+        states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
+        post = prior + sum(st for st, _ in run.compute([_call(_summary, st) for st in states]))
     done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
-    return _result(ev0, source_ids, done, post, n_iter, ok, config, level)
+    return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact)
 
 
 def _result(
     ev0: Any, source_ids: list[str], done: list[Any], post: np.ndarray, n_iter: int, ok: bool,
-    config: ExactConfig, level: float,
-) -> FastResult:  # fmt: skip
-    """Assemble the partitions' claims (others keep their prior) into a :class:`FastResult`."""
+    config: Config, level: float, exact: tuple[np.ndarray, np.ndarray],
+) -> BeliefResult:  # fmt: skip
+    """Assemble the partitions' claims (others keep their prior) into a result."""
     n = len(ev0.claim_ids)
     lo = _group_logodds(ev0.prior_logodds, ev0.groups)
     centre, var = lo.copy(), np.zeros(n)
     n_rep, n_ind = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for claims, *values, _ in done:
         lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
+    lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
     used = np.unique(np.concatenate([d[-1] for d in done] or [np.zeros(0, np.int64)]))
     order = sorted(used.tolist(), key=lambda i: source_ids[i])
-    return FastResult(
+    return BeliefResult(
         posterior=posterior_frame(ev0.claim_ids, lo, bounds(centre, var, lo, level), n_rep, n_ind),
         log_odds=pd.Series(lo, index=ev0.claim_ids, name="log_odds"),
-        reliability=reliability_frame([source_ids[i] for i in order], post[order]),
-        n_iter=n_iter,
-        converged=ok,
+        method="dask",
+        interval=Interval("reliability", level),
         config=config,
+        reliability=reliability_frame([source_ids[i] for i in order], post[order]),
+        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact[0])},
     )

@@ -1,151 +1,75 @@
-"""Compile a :class:`~belief.types.Case` into arrays the engines compute with.
+"""The compiler: every modelling rule, applied once, for every engine.
 
-This is where the modelling conventions that every engine shares are applied once:
+A :class:`~belief.types.Case` (or coded report arrays with the small tables) becomes an
+:class:`Evidence`: arrays the exact, fast, incremental and Dask engines, the joint PyMC model
+and calibration's EM all consume. A new modelling feature lands here, once.
+
+The rules:
 
 * **Prior log-odds** of claim *c*: ``logit(prior_c or base_rate)`` plus, for each signal on *c*,
   ``log(likelihood_ratio)`` when given, else ``direction * signal_effects[kind]`` (falling back to
-  ``default_signal_effect``).
+  ``default_signal_effect``) (:func:`signal_logodds`).
 * **Neutral reports** carry no evidence about truth; they count in ``n_reports`` only.
-* **Copies**: a report with ``derived_from = X`` repeats X. When X itself reported on the same
-  claim, the copy gets weight ``copy_weight`` (default 0: it adds nothing). When X has no report
-  on that claim, the *earliest* copy (ties broken by source id, then stance) stands in for X's
-  report (full weight, attributed to X, so X's reliability applies) and the other copies get
-  ``copy_weight``. ``n_independent`` counts the
-  full-weight informative reports.
+* **Copies** (:func:`resolve_copies`): a report with ``derived_from = X`` repeats X. A chain of
+  copies (Y repeats X, which repeats Z) resolves to its *root*: the first source along the chain
+  that has an original report on the claim, or that has no report on it at all. When the root
+  has an original report on the claim, the copy gets weight ``copy_weight`` (default 0: it adds
+  nothing). When the root is silent on the claim, the *earliest* copy resolving to it (ties
+  broken by source id, then stance) stands in for the root's report (full weight, attributed to
+  the root, so the root's reliability applies) and the other copies get ``copy_weight``. A cycle
+  of copies with no original counts as one report by one of its sources, with a warning.
+  ``n_independent`` counts the full-weight informative reports.
 * **Side alignment** (``side_effect`` a ≠ 0): a report by a source on a claim that favours its
   side has P(confirm | true) and P(deny | false) shifted by +a and -a on the logit scale (the
-  joint model's story). The exact engine keeps this conjugate by giving each source up to three
-  reliability *channels* (neutral, favoured side, opposed side), each with its own Beta prior,
-  its mean shifted by ±a; reliability is pooled within a channel, not across channels.
-* **Reliability priors** per source come from :func:`belief.reliability.resolve_source_prior`,
-  unless ``source_priors`` (e.g. from calibration) gives that source's priors explicitly.
+  joint model's story). The closed-form engines keep this conjugate by giving each source up to
+  three reliability *channels* (neutral, favoured side, opposed side), each with its own Beta
+  prior, its mean shifted by ±a; reliability is pooled within a channel, not across channels.
+* **Reliability priors** per source come from ``config.source_priors`` (e.g. calibrated) when
+  it has that source, else :func:`belief.reliability.resolve_source_prior` (own values, then
+  Admiralty grade, then kind, then default).
+* **Groups**: claims sharing a ``group`` are competing hypotheses, at most one true.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, logit
 
-from belief.exceptions import ValidationError
-from belief.reliability import DEFAULT_PRIOR, BetaPrior, SourcePrior, resolve_source_prior
+from belief.arrays import NO_TIME, STANCE_RANK, ReportArrays, time_code  # noqa: F401 (doctest)
+from belief.config import Config
+from belief.exceptions import ValidationWarning
+from belief.reliability import ADMIRALTY_PRIORS, BetaPrior, SourcePrior, resolve_source_prior
 from belief.types import Case, Claim, Report, Signal, Source
 
+__all__ = [
+    "Evidence",
+    "alignment",
+    "compile_arrays",
+    "compile_case",
+    "effective_reports",
+    "has_own_prior",
+    "report_arrays_from_case",
+    "resolve_copies",
+    "signal_logodds",
+    "source_prior",
+    "source_prior_rows",
+]
 
-def _check_number(name: str, value: object, low: float, high: float, closed: bool = True) -> None:
-    """Raise a ValidationError naming config ``name`` unless ``value`` is a number in range."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        ok = low <= value <= high if closed else low < value < high  # type: ignore[operator]
-    if not ok:
-        bracket = ("[", "]") if closed else ("(", ")")
-        raise ValidationError(
-            f"config {name}: expected a number in {bracket[0]}{low:g}, {high:g}{bracket[1]} "
-            f"but got {value!r}"
-        )
-
-
-def _check_reliability(kind: str, prior: object) -> None:
-    """Validate one ``kind_priors`` entry: sensitivity/specificity in (0, 1), strength > 0."""
-    allowed = ("sensitivity", "specificity", "strength")
-    if not isinstance(prior, Mapping) or set(prior) - set(allowed):
-        raise ValidationError(
-            f"config kind_priors[{kind!r}]: expected a mapping with keys among "
-            f"{', '.join(allowed)} but got {prior!r}"
-        )
-    for key, value in prior.items():
-        high = 1e12 if key == "strength" else 1.0
-        _check_number(f"kind_priors[{kind!r}].{key}", value, 0.0, high, closed=False)
-
-
-@dataclass(frozen=True)
-class ExactConfig:
-    """Settings shared by the closed-form engines.
-
-    Parameters
-    ----------
-    base_rate : float
-        Prior P(true) of claims without their own ``prior``.
-    signal_effects : mapping of str to float
-        Log-odds magnitude per signal ``kind``; the signal's ``direction`` gives the sign.
-    default_signal_effect : float
-        Magnitude for kinds not in ``signal_effects`` (default ``log 3``: a signal makes the
-        claim three times more, or less, likely in odds).
-    kind_priors : mapping
-        Per-kind reliability defaults ``{kind: {"sensitivity", "specificity", "strength"}}``.
-    default_prior : mapping
-        Global reliability default (same keys).
-    source_priors : mapping of str to SourcePrior
-        Explicit per-source priors (from calibration); they take precedence over everything.
-    copy_weight : float
-        Evidence weight of a report that repeats another (``derived_from``), in [0, 1].
-    side_effect : float
-        Side alignment on the logit scale (0 = off; ``belief calibrate`` learns it). A source
-        whose ``side`` a claim ``favors`` is more likely to confirm it and less likely to deny
-        it, whatever the truth (see :func:`compile_evidence`).
-    max_enumeration : int
-        Exact enumeration is used while a component has at most ``2**max_enumeration`` joint
-        truth states; larger components use the mean-field approximation (with a warning).
-    on_large : {"approximate", "error"}
-        What to do with a component too large to enumerate.
-    """
-
-    base_rate: float = 0.5
-    signal_effects: Mapping[str, float] = field(default_factory=dict)
-    default_signal_effect: float = math.log(3.0)
-    kind_priors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    default_prior: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRIOR))
-    source_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
-    copy_weight: float = 0.0
-    side_effect: float = 0.0
-    max_enumeration: int = 20
-    on_large: str = "approximate"
-
-    def __post_init__(self) -> None:
-        _check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False)
-        _check_number("copy_weight", self.copy_weight, 0.0, 1.0, closed=True)
-        _check_number("side_effect", self.side_effect, -20.0, 20.0)
-        _check_number("default_signal_effect", self.default_signal_effect, -1e6, 1e6)
-        if not (isinstance(self.max_enumeration, int) and 1 <= self.max_enumeration <= 26):
-            raise ValidationError(
-                f"config max_enumeration: expected an integer in 1..26 but got "
-                f"{self.max_enumeration!r}"
-            )
-        if self.on_large not in ("approximate", "error"):
-            raise ValidationError(
-                f"config on_large: expected one of approximate, error but got {self.on_large!r}"
-            )
-        for name in ("signal_effects", "kind_priors", "default_prior", "source_priors"):
-            if not isinstance(getattr(self, name), Mapping):
-                raise ValidationError(f"config {name}: expected a mapping")
-        for kind, eff in self.signal_effects.items():
-            _check_number(f"signal_effects[{kind!r}]", eff, -1e6, 1e6)
-        for kind, prior in {**self.kind_priors, "<default>": self.default_prior}.items():
-            _check_reliability(kind, prior)
-
-    @classmethod
-    def from_case(cls, case: Case, **overrides: object) -> ExactConfig:
-        """Build from ``case.config`` (unknown keys are an error), then apply ``overrides``."""
-        allowed = set(cls.__dataclass_fields__)
-        merged = {**case.config, **{k: v for k, v in overrides.items() if v is not None}}
-        unknown = sorted(set(merged) - allowed)
-        if unknown:
-            raise ValidationError(
-                f"case config: unknown key(s) {', '.join(unknown)}; "
-                f"expected any of {', '.join(sorted(allowed))}"
-            )
-        return cls(**merged)  # type: ignore[arg-type]
+_CHANNEL = {1: " [favoured side]", -1: " [opposed side]"}
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """A case compiled to arrays (claims and sources indexed by position).
+    """A case compiled to arrays (claims and reliability channels indexed by position).
 
-    ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight.
+    ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight (and,
+    when compiled with ``keep_copies``, the zero-weight copies too). A *channel* is a source,
+    or with a side effect one side of a source (``channel_source``, ``channel_align``).
     """
 
     claim_ids: list[str]
@@ -162,9 +86,18 @@ class Evidence:
     b_sp: np.ndarray
     n_reports: np.ndarray
     n_independent: np.ndarray
+    channel_source: list[str] | None = None
+    channel_align: np.ndarray | None = None
+    r_align: np.ndarray | None = None
+    r_copy: np.ndarray | None = None
+
+    @property
+    def priors(self) -> np.ndarray:
+        """``(n_channels, 4)``: ``a_se, b_se, a_sp, b_sp``."""
+        return np.column_stack([self.a_se, self.b_se, self.a_sp, self.b_sp]).reshape(-1, 4)
 
 
-def signal_logodds(signal: Signal, config: ExactConfig) -> float:
+def signal_logodds(signal: Signal, config: Config) -> float:
     """The log-odds shift a signal applies to its claim's prior."""
     if signal.likelihood_ratio is not None:
         return math.log(signal.likelihood_ratio)
@@ -172,40 +105,29 @@ def signal_logodds(signal: Signal, config: ExactConfig) -> float:
     return signal.direction * float(effect)
 
 
-def _sort_key(item: tuple[int, Report]) -> tuple[bool, datetime, str, str, int]:
-    # time first; ties broken by content, not file order, so results never depend on row order
-    i, r = item
-    return (r.time is not None, r.time or datetime.min, r.source_id, r.stance, i)
-
-
-def effective_reports(
-    reports: Sequence[Report], copy_weight: float
-) -> list[tuple[Report, str, float]]:
-    """Resolve copies: return ``(report, attributed_source, weight)`` for every report."""
-    originals = {(r.claim_id, r.source_id) for r in reports if r.derived_from is None}
-    stood_in: set[tuple[str, str]] = set()
-    out: list[tuple[Report, str, float] | None] = [None] * len(reports)
-    for i, r in sorted(enumerate(reports), key=_sort_key):
-        if r.derived_from is None:
-            out[i] = (r, r.source_id, 1.0)
-            continue
-        key = (r.claim_id, r.derived_from)
-        if key not in originals and key not in stood_in:
-            stood_in.add(key)
-            out[i] = (r, r.derived_from, 1.0)
-        else:
-            out[i] = (r, r.source_id, copy_weight)
-    return [x for x in out if x is not None]
-
-
-_CHANNEL = {1: " [favoured side]", -1: " [opposed side]"}
-
-
-def alignment(source: Source, claim: Claim) -> int:
-    """+1 if ``claim`` favors the source's side, -1 if it favors another side, else 0."""
-    if source.side is None or claim.favors is None:
+def alignment(side: str | None, favors: str | None) -> int:
+    """+1 if a claim favouring ``favors`` favours ``side``, -1 if another side, else 0."""
+    if not side or not favors:
         return 0
-    return 1 if claim.favors == source.side else -1
+    return 1 if favors == side else -1
+
+
+def has_own_prior(source: Source, rate: str, config: Config) -> bool:
+    """Whether ``source`` has its own prior on ``rate`` (not its kind's or the default)."""
+    return (
+        source.source_id in config.source_priors
+        or getattr(source, rate) is not None
+        or source.strength is not None
+        or source.admiralty in ADMIRALTY_PRIORS
+    )
+
+
+def source_prior(source: Source, config: Config) -> SourcePrior:
+    """The Beta priors of one source: ``config.source_priors`` first, then the precedence."""
+    sp = config.source_priors.get(source.source_id)
+    if sp is not None:
+        return sp
+    return resolve_source_prior(source, config.kind_priors, config.default_prior)
 
 
 def _shift(sp: SourcePrior, a: float) -> SourcePrior:
@@ -217,77 +139,308 @@ def _shift(sp: SourcePrior, a: float) -> SourcePrior:
     )
 
 
-def _source_priors(case: Case, channels: list[tuple[str, int]], config: ExactConfig) -> np.ndarray:
-    smap = case.source_map()
-    rows = []
-    for sid, align in channels:
-        sp = config.source_priors.get(sid) or resolve_source_prior(
-            smap[sid], config.kind_priors, config.default_prior
-        )
-        if align:
-            sp = _shift(sp, align * config.side_effect)
-        rows.append(
-            (sp.sensitivity.alpha, sp.sensitivity.beta, sp.specificity.alpha, sp.specificity.beta)
-        )
-    return np.asarray(rows, dtype=float).reshape(-1, 4)
+def source_prior_rows(
+    source_ids: Sequence[str],
+    sources: Sequence[Source] | Mapping[str, Source],
+    config: Config,
+    align: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Beta prior parameters ``(a_se, b_se, a_sp, b_sp)`` per source (or channel).
+
+    ``align`` (one of -1, 0, 1 per row) shifts a channel's means by ``±side_effect``.
+    """
+    table = sources if isinstance(sources, Mapping) else {s.source_id: s for s in sources}
+    rows = np.empty((len(source_ids), 4))
+    cache: dict[tuple[str | None, int], np.ndarray] = {}
+    for i, sid in enumerate(source_ids):
+        a = 0 if align is None else int(align[i])
+        meta = table.get(sid)
+        plain = meta is None and sid not in config.source_priors
+        key = (None, a)  # every unlisted source shares the default prior
+        if plain and key in cache:
+            rows[i] = cache[key]
+            continue
+        sp = source_prior(meta if meta is not None else Source(sid), config)
+        if a and config.side_effect:
+            sp = _shift(sp, a * config.side_effect)
+        se, spc = sp.sensitivity, sp.specificity
+        rows[i] = (se.alpha, se.beta, spc.alpha, spc.beta)
+        if plain:
+            cache[key] = rows[i]
+    return rows
 
 
-def _groups(case: Case, index: Mapping[str, int]) -> list[list[int]]:
-    groups: dict[str, list[int]] = {}
-    for c in case.claims:
-        if c.group is not None:
-            groups.setdefault(c.group, []).append(index[c.claim_id])
-    return [g for g in groups.values() if len(g) > 1]
+def report_arrays_from_case(case: Case, reports: Sequence[Report] | None = None) -> ReportArrays:
+    """The reports of a validated case (or the given subset) as :class:`ReportArrays`.
 
-
-def compile_evidence(
-    case: Case,
-    config: ExactConfig,
-    reports: Sequence[Report] | None = None,
-    signals: Sequence[Signal] | None = None,
-) -> Evidence:
-    """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`."""
-    reports = case.reports if reports is None else reports
-    signals = case.signals if signals is None else signals
-    claim_ids = case.claim_ids
-    index = {c: i for i, c in enumerate(claim_ids)}
-    lo = np.array(
-        [logit(c.prior if c.prior is not None else config.base_rate) for c in case.claims]
+    Source codes follow the case's sources table, then ids first seen in reports.
+    """
+    reps = case.reports if reports is None else reports
+    index = {c: i for i, c in enumerate(case.claim_ids)}
+    sdict: dict[str, int] = {s.source_id: k for k, s in enumerate(case.sources)}
+    source = np.array([sdict.setdefault(r.source_id, len(sdict)) for r in reps], dtype=np.int64)
+    derived = np.array(
+        [-1 if r.derived_from is None else sdict.setdefault(r.derived_from, len(sdict))
+         for r in reps], dtype=np.int64,
+    )  # fmt: skip
+    codes = {"confirm": 1, "deny": -1, "neutral": 0}
+    return ReportArrays(
+        claim_ids=case.claim_ids,
+        source_ids=list(sdict),
+        claim=np.array([index[r.claim_id] for r in reps], dtype=np.int64),
+        source=source,
+        stance=np.array([codes[r.stance] for r in reps], dtype=np.int8),
+        derived=derived,
+        time=np.array([time_code(r.time) for r in reps], dtype=np.int64),
     )
+
+
+def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``np.lexsort`` keys (last is primary) of the report order used for stand-ins.
+
+    Reports without time first, then by time, source id, stance (confirm, deny, neutral) and
+    position: ties are broken by content, so results do not depend on row order.
+    """
+    labels = np.asarray(arrays.source_ids, dtype=str)
+    rank = np.empty(len(labels), dtype=np.int64)
+    rank[np.argsort(labels, kind="stable")] = np.arange(len(labels))
+    stance = STANCE_RANK[arrays.stance[idx] + 1]
+    return idx, stance, rank[arrays.source[idx]], arrays.time[idx]
+
+
+def _roots(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Root of every node of a functional graph; cycles resolve to their smallest node.
+
+    Pointer doubling: O(n log n), no Python loop per node. Returns ``(root, in_cycle)``.
+    """
+    n = len(parent)
+    rounds = max(1, int(np.ceil(np.log2(n + 1))) + 1)
+    jump, low = parent.copy(), np.minimum(np.arange(n), parent)
+    for _ in range(rounds):
+        low = np.minimum(low, low[jump])
+        jump = jump[jump]
+    fixed = jump[jump] == jump
+    fixed &= parent[jump] == jump
+    root = np.where(fixed, jump, low[jump])
+    return root, ~fixed
+
+
+def resolve_copies(
+    arrays: ReportArrays, copy_weight: float, *, warn: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The copy rule (see the module doc): attributed source, weight and stand-in positions.
+
+    Returns
+    -------
+    attr : ndarray of int64
+        Source code each report's evidence is attributed to.
+    weight : ndarray of float
+        Evidence weight (1 for originals and stand-ins, ``copy_weight`` for other copies).
+    stand_in : ndarray of int64
+        Sorted positions of the copies that stand in for a silent root.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ra = ReportArrays(["c"], ["x", "a", "b", "d"], np.zeros(3, np.int64),
+    ...                   np.array([1, 2, 3]), np.ones(3, np.int8), np.array([-1, 0, 0]),
+    ...                   np.array([5, 2, 1]))
+    >>> attr, w, stand_in = resolve_copies(ra, 0.0)
+    >>> attr.tolist(), w.tolist(), stand_in.tolist()  # the earliest copy stands in for x
+    ([1, 2, 0], [1.0, 0.0, 1.0], [2])
+    """
+    claim, source, derived = arrays.claim, arrays.source, arrays.derived
+    attr = np.asarray(source, dtype=np.int64).copy()
+    weight = np.ones(len(attr))
+    is_copy = derived >= 0
+    if not is_copy.any():
+        return attr, weight, np.zeros(0, dtype=np.int64)
+    n_src = int(max(source.max(initial=0), derived.max(initial=0))) + 1
+    idx = np.flatnonzero(is_copy)
+    own = claim[idx] * n_src + source[idx]  # (claim, copier)
+    target = claim[idx] * n_src + derived[idx]  # (claim, source copied)
+    orig_keys = np.unique(claim[~is_copy] * n_src + source[~is_copy])
+    nodes = np.unique(np.concatenate([own, target]))
+    is_orig = np.isin(nodes, orig_keys)
+    # a node that is not an original follows its earliest copy report (copy order)
+    order = np.lexsort(copy_order(arrays, idx))
+    first = order[np.unique(own[order], return_index=True)[1]]
+    parent = np.arange(len(nodes))
+    src_node = np.searchsorted(nodes, own[first])
+    follow = ~is_orig[src_node]
+    parent[src_node[follow]] = np.searchsorted(nodes, target[first][follow])
+    root, cyclic = _roots(parent)
+    if warn and cyclic.any():
+        names = sorted({arrays.source_ids[int(k % n_src)] for k in nodes[cyclic]})
+        warnings.warn(
+            f"derived_from forms a cycle with no original report (sources "
+            f"{', '.join(names[:5])}); the cycle counts as one report of {names[0]}",
+            ValidationWarning,
+            stacklevel=3,
+        )
+    r = root[np.searchsorted(nodes, target)]
+    silent = ~is_orig[r]
+    weight[idx] = copy_weight
+    cand, ckeys = idx[silent], nodes[r[silent]]
+    order = np.lexsort((*copy_order(arrays, cand), ckeys))
+    first = order[np.r_[True, ckeys[order][1:] != ckeys[order][:-1]]] if len(order) else order
+    stand_in = cand[first]
+    weight[stand_in] = 1.0
+    attr[stand_in] = ckeys[first] % n_src
+    return attr, weight, np.sort(stand_in)
+
+
+def effective_reports(case: Case, config: Config) -> list[tuple[Report, str, float]]:
+    """``(report, attributed source id, weight)`` for every report of ``case``, in order."""
+    ra = report_arrays_from_case(case)
+    attr, weight, _ = resolve_copies(ra, config.copy_weight, warn=False)
+    return [(r, ra.source_ids[int(a)], float(w)) for r, a, w in zip(case.reports, attr, weight)]
+
+
+def _codes(values: Sequence[str | None], vocab: dict[str, int]) -> np.ndarray:
+    return np.array([-1 if not v else vocab.setdefault(v, len(vocab)) for v in values], np.int64)
+
+
+def report_alignment(
+    claim: np.ndarray,
+    attr: np.ndarray,
+    source_ids: Sequence[str],
+    claims: Sequence[Claim],
+    sources: Sequence[Source],
+) -> np.ndarray:
+    """Side alignment (+1, -1, 0) of reports: the attributed source's side vs the claim's favors.
+
+    ``claim`` and ``attr`` are claim and source codes; ``claims`` lists the claims by code.
+    """
+    vocab: dict[str, int] = {}
+    favors = _codes([c.favors for c in claims], vocab)
+    table = {s.source_id: s for s in sources}
+    side = _codes([getattr(table.get(s), "side", None) for s in source_ids], vocab)
+    if not len(claim) or not len(favors):
+        return np.zeros(len(claim), dtype=np.int64)
+    f, s_ = favors[claim], side[attr]
+    return np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1)).astype(np.int64)
+
+
+def compile_arrays(
+    arrays: ReportArrays,
+    config: Config | None = None,
+    *,
+    claims: Sequence[Claim] | None = None,
+    sources: Sequence[Source] = (),
+    signals: Sequence[Signal] = (),
+    keep_copies: bool = False,
+) -> Evidence:
+    """Compile coded reports and the small tables into :class:`Evidence` (the one compiler).
+
+    Parameters
+    ----------
+    arrays : ReportArrays
+        Coded reports (:func:`report_arrays_from_case`, :func:`belief.streaming.read_reports`).
+    config : Config, optional
+        Settings (default ``Config()``).
+    claims : sequence of Claim, optional
+        Must list ``arrays.claim_ids`` in order when given (priors, groups, ``favors``).
+    sources, signals : sequence
+        The sources table (priors, ``side``) and the signals.
+    keep_copies : bool
+        Keep zero-weight copies in the ``r_*`` arrays (the joint model learns their weight).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ra = ReportArrays(["c1"], ["a", "b"], np.array([0, 0]), np.array([0, 1]),
+    ...                   np.array([1, 0], dtype=np.int8), np.array([-1, -1]),
+    ...                   np.full(2, NO_TIME))
+    >>> ev = compile_arrays(ra)
+    >>> ev.source_ids, ev.n_reports.tolist(), ev.n_independent.tolist()
+    (['a'], [2], [1])
+    """
+    config = Config() if config is None else config
+    n_claims = len(arrays.claim_ids)
+    if claims is not None and [c.claim_id for c in claims] != list(arrays.claim_ids):
+        raise ValueError("claims must list arrays.claim_ids in the same order")
+    claims = tuple(claims or ())  # no claims table: base rate for all, no groups
+    lo = np.full(n_claims, float(logit(config.base_rate)))
+    if claims:
+        prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
+        lo = logit(np.where(np.isnan(prior), config.base_rate, prior))
+    index = {c: i for i, c in enumerate(arrays.claim_ids)}
     for s in signals:
         lo[index[s.claim_id]] += signal_logodds(s, config)
-    informative = [
-        (r, src, w)
-        for r, src, w in effective_reports(reports, config.copy_weight)
-        if r.stance != "neutral" and w > 0
-    ]
-    # with a side effect, a source's reports on claims favouring / opposing its side form
-    # separate reliability channels whose prior means are shifted by +-side_effect
-    smap, cmap = case.source_map(), {c.claim_id: c for c in case.claims}
-    align = [
-        alignment(smap[src], cmap[r.claim_id]) if config.side_effect else 0
-        for r, src, _ in informative
-    ]
-    keys = [(src, a) for (_, src, _), a in zip(informative, align)]
-    channels = sorted(set(keys))
-    sindex = {k: i for i, k in enumerate(channels)}
-    source_ids = [sid + _CHANNEL.get(a, "") for sid, a in channels]
-    priors = _source_priors(case, channels, config)
-    n_claims = len(claim_ids)
-    full = [index[r.claim_id] for r, _, w in informative if w == 1.0]
+    attr, weight, _ = resolve_copies(arrays, config.copy_weight)
+    informative = arrays.stance != 0
+    keep = informative & ((weight > 0) | (keep_copies & (arrays.derived >= 0)))
+    r_attr, r_claim = attr[keep], arrays.claim[keep].astype(np.int64)
+    r_align = report_alignment(arrays.claim, attr, arrays.source_ids, claims, sources)[keep]
+    chan_align = r_align if config.side_effect else np.zeros_like(r_align)
+    # channels: (source, alignment), labelled and ordered by source id
+    key = r_attr * 3 + (chan_align + 1)
+    used, inv = np.unique(key, return_inverse=True)
+    labels = np.asarray(arrays.source_ids, dtype=object)[used // 3].astype(str)
+    ch_align = used % 3 - 1
+    order = np.lexsort((ch_align, labels))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    channel_source = [str(x) for x in labels[order]]
+    channel_align = ch_align[order]
+    source_ids = [s + _CHANNEL.get(int(a), "") for s, a in zip(channel_source, channel_align)]
+    priors = source_prior_rows(channel_source, sources, config, channel_align)
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(claims):
+        if c.group is not None:
+            groups.setdefault(c.group, []).append(i)
+    r_weight = weight[keep]
+    full = r_weight == 1.0
     return Evidence(
-        claim_ids=claim_ids,
+        claim_ids=list(arrays.claim_ids),
         source_ids=source_ids,
         prior_logodds=lo,
-        groups=_groups(case, index),
-        r_claim=np.array([index[r.claim_id] for r, _, _ in informative], dtype=np.int64),
-        r_source=np.array([sindex[k] for k in keys], dtype=np.int64),
-        r_confirm=np.array([r.stance == "confirm" for r, _, _ in informative], dtype=bool),
-        r_weight=np.array([w for _, _, w in informative], dtype=float),
+        groups=[g for g in groups.values() if len(g) > 1],
+        r_claim=r_claim,
+        r_source=rank[inv].astype(np.int64).reshape(-1),
+        r_confirm=arrays.stance[keep] > 0,
+        r_weight=r_weight,
         a_se=priors[:, 0],
         b_se=priors[:, 1],
         a_sp=priors[:, 2],
         b_sp=priors[:, 3],
-        n_reports=np.bincount([index[r.claim_id] for r in reports], minlength=n_claims),
-        n_independent=np.bincount(full, minlength=n_claims),
+        n_reports=np.bincount(arrays.claim, minlength=n_claims),
+        n_independent=np.bincount(r_claim[full], minlength=n_claims),
+        channel_source=channel_source,
+        channel_align=channel_align,
+        r_align=r_align,
+        r_copy=~full,
+    )
+
+
+def compile_case(
+    case: Case,
+    config: Config | None = None,
+    reports: Sequence[Report] | None = None,
+    signals: Sequence[Signal] | None = None,
+    *,
+    keep_copies: bool = False,
+) -> Evidence:
+    """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`.
+
+    Examples
+    --------
+    >>> from belief.io import case_from_records
+    >>> case = case_from_records({"reports": [
+    ...     {"claim_id": "c", "source_id": "z", "stance": "confirm"},
+    ...     {"claim_id": "c", "source_id": "x", "stance": "confirm", "derived_from": "z"},
+    ...     {"claim_id": "c", "source_id": "y", "stance": "confirm", "derived_from": "x"}]})
+    >>> compile_case(case).n_independent.tolist()  # a chain of copies resolves to z
+    [1]
+    """
+    config = Config.from_case(case) if config is None else config
+    ra = report_arrays_from_case(case, reports)
+    return compile_arrays(
+        ra,
+        config,
+        claims=case.claims,
+        sources=case.sources,
+        signals=case.signals if signals is None else signals,
+        keep_copies=keep_copies,
     )

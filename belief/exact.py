@@ -29,93 +29,44 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, gammaln, logsumexp
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.special import expit, logsumexp
 
 from belief.arrays import posterior_frame
-from belief.evidence import Evidence, ExactConfig, compile_evidence
+from belief.cells import log_beta_ratio
+from belief.config import Config
+from belief.evidence import Evidence, compile_case
 from belief.exceptions import ApproximationWarning, EnumerationLimitError
+from belief.result import BeliefResult, Interval
 from belief.types import Case, Report, Signal
 
-__all__ = ["ExactConfig", "ExactResult", "components", "infer", "posterior_logodds"]
+__all__ = ["components", "infer_exact", "posterior_logodds"]
 
 _CHUNK = 1 << 16  # states per block: bounds memory at ~ _CHUNK * n_sources floats
-_STIRLING_FROM = 1e5  # above this, log-gamma differences use Stirling (error < 1e-17)
-
-
-def lgamma_diff(x: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """``gammaln(x + n) - gammaln(x)`` without cancellation when ``x`` is huge.
-
-    For ``x`` above 1e5 (very strong priors) the direct difference of two numbers of size
-    ``x log x`` loses all precision; Stirling's series for the difference keeps it.
-    """
-    x, n = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(n, dtype=float))
-    big = x > _STIRLING_FROM
-    xs = np.where(big, x, _STIRLING_FROM + 1.0)
-    stirling = (
-        n * np.log(xs)
-        + (xs + n - 0.5) * np.log1p(n / xs)
-        - n
-        + (1 / (12 * (xs + n)) - 1 / (12 * xs))
-    )
-    return np.where(big, stirling, gammaln(x + n) - gammaln(x))
-
-
-def log_beta_ratio(a: np.ndarray, b: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
-    """``log B(a + n1, b + n2) - log B(a, b)``: the Beta-Binomial sequence log-likelihood."""
-    return lgamma_diff(a, n1) + lgamma_diff(b, n2) - lgamma_diff(a + b, n1 + n2)
-
-
-@dataclass(frozen=True)
-class ExactResult:
-    """What :func:`infer` returns.
-
-    Attributes
-    ----------
-    posterior : DataFrame
-        The contract's columns ``claim_id, p_true, p_low, p_high, verbal, n_reports,
-        n_independent`` (``p_low == p_high == p_true``: reliability is integrated out).
-    log_odds : Series
-        Posterior log-odds by claim id (exact even where ``p_true`` rounds to 0 or 1).
-    approximate : frozenset of str
-        Claims whose component was too large to enumerate.
-    config : ExactConfig
-    """
-
-    posterior: pd.DataFrame
-    log_odds: pd.Series
-    approximate: frozenset[str] = frozenset()
-    config: ExactConfig = field(default_factory=ExactConfig)
-
-    def p(self, claim_id: str) -> float:
-        """P(true) of one claim."""
-        return float(expit(self.log_odds[claim_id]))
 
 
 def components(ev: Evidence) -> list[list[int]]:
-    """Connected components of claims linked by a shared source or a group (union-find)."""
-    parent = list(range(len(ev.claim_ids)))
+    """Connected components of claims linked by a shared channel or a group.
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    links: list[list[int]] = [list(g) for g in ev.groups]
-    for s in range(len(ev.source_ids)):
-        links.append(sorted(set(ev.r_claim[ev.r_source == s].tolist())))
-    for members in links:
-        for j in members[1:]:
-            parent[find(j)] = find(members[0])
-    comps: dict[int, list[int]] = {}
-    for i in range(len(parent)):
-        comps.setdefault(find(i), []).append(i)
-    return list(comps.values())
+    A bipartite graph of claims and channels (plus one node per group), labelled with
+    :func:`scipy.sparse.csgraph.connected_components`: O(reports + claims).
+    """
+    n, s = len(ev.claim_ids), len(ev.source_ids)
+    g_claim = np.concatenate([np.asarray(g, dtype=np.int64) for g in ev.groups] or [[]])
+    g_node = np.repeat(np.arange(len(ev.groups)), [len(g) for g in ev.groups]) + n + s
+    rows = np.concatenate([ev.r_claim, g_claim]).astype(np.int64)
+    cols = np.concatenate([ev.r_source + n, g_node]).astype(np.int64)
+    size = n + s + len(ev.groups)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, label = connected_components(graph, directed=False)
+    order = np.argsort(label[:n], kind="stable")
+    cuts = np.flatnonzero(np.diff(label[:n][order])) + 1
+    return [part.tolist() for part in np.split(order, cuts)] if n else []
 
 
 def _blocks(claims: list[int], groups: list[list[int]]) -> list[list[int]]:
@@ -175,7 +126,7 @@ def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
     return out
 
 
-def posterior_logodds(ev: Evidence, config: ExactConfig) -> tuple[np.ndarray, set[int]]:
+def posterior_logodds(ev: Evidence, config: Config) -> tuple[np.ndarray, set[int]]:
     """Posterior log-odds of every claim in ``ev`` and the set of approximated claim indices."""
     out = np.empty(len(ev.claim_ids))
     large: list[list[int]] = []
@@ -206,27 +157,30 @@ def posterior_logodds(ev: Evidence, config: ExactConfig) -> tuple[np.ndarray, se
     return out, approx
 
 
-def infer(
+def infer_exact(
     case: Case,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     *,
     reports: list[Report] | None = None,
     signals: list[Signal] | None = None,
-) -> ExactResult:
+) -> BeliefResult:
     """Posterior P(true) of every claim of ``case``, reliability integrated out exactly.
+
+    The engine behind ``belief.infer(case, method="exact")``.
 
     Parameters
     ----------
     case : Case
         A validated case.
-    config : ExactConfig, optional
-        Engine settings; default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Engine settings; default ``Config.from_case(case)``.
     reports, signals : list, optional
         Use only these reports / signals (for timelines and leave-one-out).
 
     Returns
     -------
-    ExactResult
+    BeliefResult
+        ``p_low == p_high == p_true`` (interval kind ``none``).
 
     Examples
     --------
@@ -237,18 +191,20 @@ def infer(
     ...                  "strength": 1e9}],
     ...     "reports": [{"claim_id": "c1", "source_id": "s1", "stance": "confirm"}],
     ... })
-    >>> round(infer(case).p("c1"), 4)  # 0.8 / (0.8 + 0.2)
+    >>> round(infer_exact(case).p("c1"), 4)  # 0.8 / (0.8 + 0.2)
     0.8
     """
-    config = ExactConfig.from_case(case) if config is None else config
-    ev = compile_evidence(case, config, reports, signals)
+    config = Config.from_case(case) if config is None else config
+    ev = compile_case(case, config, reports, signals)
     lo, approx = posterior_logodds(ev, config)
     # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)
     post = posterior_frame(ev.claim_ids, lo, (p, p), ev.n_reports, ev.n_independent)
-    return ExactResult(
+    return BeliefResult(
         posterior=post,
         log_odds=pd.Series(lo, index=ev.claim_ids, name="log_odds"),
-        approximate=frozenset(ev.claim_ids[i] for i in approx),
+        method="exact",
+        interval=Interval("none"),
         config=config,
+        diagnostics={"approximate": frozenset(ev.claim_ids[i] for i in approx)},
     )

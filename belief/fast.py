@@ -39,37 +39,24 @@ of 10 claims and 4 sources reporting on 90% of them (priors of strength 4-10), t
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logsumexp
+from scipy.special import expit
 from scipy.stats import norm
 
-from belief.arrays import (
-    ReportArrays,
-    compile_arrays,
-    posterior_frame,
-    reliability_frame,
-    report_arrays_from_case,
-    verbal_array,
-)
-from belief.cells import Block, trigamma  # noqa: F401 (trigamma: moved there)
-from belief.evidence import Evidence, ExactConfig, compile_evidence
-from belief.exceptions import ConvergenceWarning
-from belief.meanfield import _group_logodds
+from belief.arrays import ReportArrays, posterior_frame, reliability_frame
+from belief.cells import Block
+from belief.config import Config
+from belief.evidence import Evidence, compile_arrays, compile_case
+from belief.exceptions import ConvergenceWarning, ValidationError
+from belief.meanfield import _group_logodds, _group_variance
+from belief.result import BeliefResult, Interval
 from belief.types import Case
 
-__all__ = [
-    "Block",
-    "FastResult",
-    "infer_fast",
-    "source_posteriors",
-    "verbal_array",
-]
+__all__ = ["Block", "infer_fast", "run_vb", "source_posteriors"]
 
 _WARMUP, _PATIENCE = 10, 200  # adaptive damping (see Damping)
-_GROUP_CHUNK = 1 << 22  # group_variance: bound on groups * members**2 per batch
 
 
 def source_posteriors(stats: np.ndarray, priors: np.ndarray) -> np.ndarray:
@@ -78,63 +65,6 @@ def source_posteriors(stats: np.ndarray, priors: np.ndarray) -> np.ndarray:
     ``priors`` has the same layout; ``stats`` comes from summing :meth:`Block.source_stats`.
     """
     return priors + stats
-
-
-def group_variance(g: np.ndarray, v: np.ndarray, groups: list[list[int]]) -> np.ndarray:
-    r"""Delta-method variance of the group-marginal log-odds (members treated as independent).
-
-    For member *j*: :math:`v_j + \sum_{k \ne j} \pi_k^2 v_k` with
-    :math:`\pi_k = e^{g_k} / (1 + \sum_{k' \ne j} e^{g_{k'}})`. Groups are batched by size
-    (arrays of groups × members × members), so there is no Python loop per claim.
-    """
-    out = v.copy()
-    by_size: dict[int, list[list[int]]] = {}
-    for members in groups:
-        by_size.setdefault(len(members), []).append(members)
-    for k, same in by_size.items():
-        eye = np.eye(k, dtype=bool)
-        step = max(1, _GROUP_CHUNK // (k * k))
-        for start in range(0, len(same), step):
-            idx = np.asarray(same[start : start + step], dtype=np.int64)
-            gm, vm = g[idx], v[idx]
-            others = np.where(eye, -np.inf, gm[:, None, :])  # [., j, i]: member i seen from j
-            lse = np.logaddexp(0.0, logsumexp(others, axis=2))  # log(1 + sum_{i != j} e^g_i)
-            pi2 = np.exp(2.0 * (others - lse[:, :, None]))  # exactly 0 on the diagonal
-            out[idx] = vm + np.sum(pi2 * vm[:, None, :], axis=2)
-    return out
-
-
-@dataclass(frozen=True)
-class FastResult:
-    """What :func:`infer_fast` returns.
-
-    Attributes
-    ----------
-    posterior : DataFrame
-        The contract's columns; ``p_low``/``p_high`` a 90% interval under the variational
-        posterior of the reliabilities.
-    log_odds : Series
-        Posterior log-odds by claim id.
-    reliability : DataFrame
-        Per source: Beta posteriors ``sens_alpha, sens_beta, spec_alpha, spec_beta`` and their
-        means ``sensitivity, specificity``.
-    n_iter : int
-        Sweeps run.
-    converged : bool
-        Whether the last sweep moved no P(true) more than ``tol``.
-    config : ExactConfig
-    """
-
-    posterior: pd.DataFrame
-    log_odds: pd.Series
-    reliability: pd.DataFrame
-    n_iter: int
-    converged: bool
-    config: ExactConfig = field(default_factory=ExactConfig)
-
-    def p(self, claim_id: str) -> float:
-        """P(true) of one claim."""
-        return float(expit(self.log_odds[claim_id]))
 
 
 def _priors(ev: Evidence) -> np.ndarray:
@@ -209,6 +139,40 @@ def run_vb(
     return lo, post, block, it, converged
 
 
+#: Small coupled components are enumerated exactly up to this many joint states (see below).
+EXACT_STATES = 1 << 12
+#: ... unless more components than this qualify (then mean-field everywhere, as on large data).
+EXACT_COMPONENTS = 20_000
+
+
+def exact_small_components(
+    ev: Evidence, lo: np.ndarray, max_states: int = EXACT_STATES
+) -> np.ndarray:
+    """Replace mean-field log-odds by exact ones on small coupled components.
+
+    Mean-field picks one mode of the posterior. In a small component whose sources report on
+    few claims but often (repeated reports), the exact posterior can mix two modes (a labelling
+    and its mirror), and no single mode is within reach of it. Components of at least two
+    claims with at most ``max_states`` joint truth states are therefore enumerated exactly
+    (:mod:`belief.exact`), which costs about ``states × sources`` per component; singletons are
+    already exact under the cavity. Returns the indices of the claims enumerated. Skipped when
+    more than :data:`EXACT_COMPONENTS` components qualify (large data, where sources have many
+    claims and mean-field is accurate).
+    """
+    from belief.exact import _enumerate, components, n_states
+
+    if max_states < 2:
+        return np.zeros(0, np.int64)
+    small = [
+        c for c in components(ev) if 2 <= len(c) <= 24 and n_states(c, ev.groups) <= max_states
+    ]
+    if not small or len(small) > EXACT_COMPONENTS:
+        return np.zeros(0, np.int64)
+    for comp in small:
+        lo[comp] = _enumerate(ev, comp)
+    return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
+
+
 def interval_moments(
     block: Block, prior_lo: np.ndarray, groups: list[list[int]], post: np.ndarray, lo: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -216,7 +180,7 @@ def interval_moments(
     mean, var = block.claim_moments(post, expit(lo))
     g = prior_lo + mean
     if groups:
-        var = group_variance(g, var, groups)
+        var = _group_variance(g, var, groups)
     return _group_logodds(g, groups), var
 
 
@@ -229,41 +193,69 @@ def bounds(
     return np.minimum(expit(centre - half), p), np.maximum(expit(centre + half), p)
 
 
+def _check_options(
+    tol: float, max_iter: int, damping: float | None, level: float, exact_states: int = 0
+) -> None:
+    from belief.config import check_number
+
+    check_number("tol", tol, 0.0, 1.0, closed=False, where="fast engine")
+    if not isinstance(max_iter, int) or isinstance(max_iter, bool) or max_iter < 1:
+        raise ValidationError(
+            f"fast engine max_iter: expected an integer >= 1 but got {max_iter!r}"
+        )
+    if damping is not None:
+        check_number("damping", damping, 0.0, 0.99, where="fast engine")
+    check_number("level", level, 0.0, 1.0, closed=False, where="fast engine")
+    if (
+        not isinstance(exact_states, int)
+        or isinstance(exact_states, bool)
+        or not (0 <= exact_states <= 1 << 20)
+    ):
+        raise ValidationError(
+            f"fast engine exact_states: expected an integer in 0..2**20 but got {exact_states!r}"
+        )
+
+
 def infer_fast(
     data: Case | Evidence | ReportArrays,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     *,
     tol: float = 1e-6,
     max_iter: int = 2000,
     damping: float | None = None,
     level: float = 0.9,
     init: np.ndarray | None = None,
-) -> FastResult:
+    exact_states: int = EXACT_STATES,
+) -> BeliefResult:
     """Posterior P(true) of every claim by vectorized mean-field VB (see the module doc).
+
+    The engine behind ``belief.infer(case, method="fast")``.
 
     Parameters
     ----------
     data : Case, Evidence or ReportArrays
         A validated case, compiled evidence (e.g. :func:`belief.streaming.read_evidence`) or
-        coded reports (compiled with :func:`belief.arrays.compile_arrays` and the config's
-        default priors).
-    config : ExactConfig, optional
-        Engine settings; default ``ExactConfig.from_case(case)`` or ``ExactConfig()``.
+        coded reports (compiled with :func:`belief.evidence.compile_arrays`).
+    config : Config, optional
+        Engine settings; default ``Config.from_case(case)`` or ``Config()``.
     tol : float
         Stop when no claim's P(true) moves more than this in a sweep.
     max_iter : int
         Upper bound on sweeps (a :class:`~belief.exceptions.ConvergenceWarning` if reached).
     damping : float, optional
-        Weight of the previous log-odds in each update, in [0, 1); default adaptive
+        Weight of the previous log-odds in each update, in [0, 0.99]; default adaptive
         (:class:`Damping`). The fixed point does not depend on it.
     level : float
-        Mass of the ``p_low``/``p_high`` interval.
+        Mass of the ``p_low``/``p_high`` interval (interval kind ``reliability``).
     init : ndarray, optional
         Starting log-odds per claim (warm start); default: the prior log-odds.
+    exact_states : int
+        Enumerate small coupled components exactly up to this many joint states
+        (:func:`exact_small_components`); ``0`` gives pure mean-field (as the Dask backend).
 
     Returns
     -------
-    FastResult
+    BeliefResult
 
     Examples
     --------
@@ -277,31 +269,40 @@ def infer_fast(
     >>> round(infer_fast(case).p("c1"), 4)  # reliability known: 0.8 / (0.8 + 0.2)
     0.8
     """
-    if isinstance(data, Case) and config is not None and config.side_effect:
-        ev = compile_evidence(data, config)  # side channels need each report's claim and side
-    elif isinstance(data, Case):  # vectorized compile_evidence (tests check they are equal)
-        config = ExactConfig.from_case(data) if config is None else config
-        arrays = report_arrays_from_case(data)
-        ev = compile_arrays(arrays, config, claims=data.claims, sources=data.sources,
-                            signals=data.signals)  # fmt: skip
+    _check_options(tol, max_iter, damping, level, exact_states)
+    if isinstance(data, Case):
+        config = Config.from_case(data) if config is None else config
+        ev = compile_case(data, config)
     else:
-        config = ExactConfig() if config is None else config
+        config = Config() if config is None else config
         ev = compile_arrays(data, config) if isinstance(data, ReportArrays) else data
+    return _result(ev, config, "fast", tol=tol, max_iter=max_iter, damping=damping,
+                   level=level, init=init, exact_states=exact_states)  # fmt: skip
+
+
+def _result(
+    ev: Evidence, config: Config, method: str, *, tol: float, max_iter: int,
+    damping: float | None, level: float, init: np.ndarray | None, exact_states: int,
+) -> BeliefResult:  # fmt: skip
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip
     if not ok:
         warnings.warn(
-            f"fast engine: no convergence to tol={tol:g} in {max_iter} sweeps",
+            f"{method} engine: no convergence to tol={tol:g} in {max_iter} sweeps",
             ConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    exact = exact_small_components(ev, lo, exact_states)
+    if len(exact):  # the reliability posteriors and intervals follow the final state
+        post = source_posteriors(block.source_stats(expit(lo)), _priors(ev))
     centre, var = interval_moments(block, ev.prior_logodds, ev.groups, post, lo)
     interval = bounds(centre, var, lo, level)
-    return FastResult(
+    return BeliefResult(
         posterior=posterior_frame(ev.claim_ids, lo, interval, ev.n_reports, ev.n_independent),
         log_odds=pd.Series(lo, index=ev.claim_ids, name="log_odds"),
-        reliability=reliability_frame(ev.source_ids, post),
-        n_iter=n_iter,
-        converged=ok,
+        method=method,
+        interval=Interval("reliability", level),
         config=config,
+        reliability=reliability_frame(ev.source_ids, post),
+        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact)},
     )

@@ -10,16 +10,18 @@ What an update recomputes
 -------------------------
 For a new report on claim *c* (or a signal on *c*):
 
-1. the report is recorded, its copy status resolved with the batch rule (a late original or an
-   earlier copy re-attributes the affected copy), and its weight is added to its source's
-   statistics at *c*'s current P(true);
+1. the report is recorded and its weight added to its source's statistics at *c*'s current
+   P(true); when *c* has copies, *c*'s copy status is resolved again with the compiler's rule
+   (:func:`belief.evidence.resolve_copies` on *c*'s reports: a late original, a chain or an
+   earlier copy re-attributes the affected copies);
 2. *c*'s posterior is recomputed given the current reliability posteriors (each source's
    cavity Beta: its statistics minus *c*'s own reports); for a free claim that is one sweep
    over *c*'s reports and already the local fixed point; a group is swept until it moves less
    than ``tol`` (at most ``local_sweeps``);
 3. the statistics of *c*'s sources are refreshed by the change of *c*'s P(true).
 
-Cost per report: O(reports on *c*'s block + group size), independent of the world's size
+With a side effect, a report counts in its source's channel for the claim's side (as in the
+compiler). Cost per report: O(reports on *c*'s block + group size), independent of the world's size
 (``benchmarks/scale.py`` measures it). Other claims of the same sources keep their posteriors
 until they are updated themselves or :meth:`Belief.refit` runs full sweeps from the current
 state (warm start) to the batch fixed point; ``refit_every`` does that automatically.
@@ -34,19 +36,22 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from belief.arrays import (
-    Growable,
-    ReportArrays,
-    posterior_frame,
-    reliability_frame,
+from belief.arrays import Growable, ReportArrays, posterior_frame, reliability_frame
+from belief.cells import Block, cell_llr
+from belief.config import Config, as_config
+from belief.evidence import (
+    Evidence,
+    alignment,
+    report_alignment,
     report_arrays_from_case,
     resolve_copies,
+    signal_logodds,
     source_prior_rows,
 )
-from belief.evidence import Evidence, ExactConfig, signal_logodds
 from belief.exceptions import ValidationError
-from belief.fast import Block, bounds, interval_moments, run_vb
+from belief.fast import bounds, exact_small_components, interval_moments, run_vb
 from belief.meanfield import _group_logodds
+from belief.result import BeliefResult, Interval
 from belief.streaming import report_items
 from belief.types import Case, Claim, Report, Signal, Source
 from belief.validation import Origin, parse_claims, parse_signals
@@ -54,7 +59,6 @@ from belief.validation import Origin, parse_claims, parse_signals
 __all__ = ["Belief"]
 
 Reports = Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
-_KEY = 1 << 32  # (claim, source) pair key: claim * _KEY + source
 
 
 class Belief:
@@ -64,8 +68,8 @@ class Belief:
     ----------
     case : Case, optional
         Initial claims, sources, reports and signals (fitted at construction).
-    config : ExactConfig, optional
-        Engine settings; default ``ExactConfig.from_case(case)`` or ``ExactConfig()``.
+    config : Config, optional
+        Engine settings; default ``Config.from_case(case)`` or ``Config()``.
     tol, max_iter, damping : float, int, float or None
         Convergence settings of the full sweeps (:func:`belief.fast.infer_fast`); ``tol`` also
         ends a group's local sweeps.
@@ -77,7 +81,7 @@ class Belief:
     Examples
     --------
     >>> from belief.types import Report, Source
-    >>> b = Belief(config=ExactConfig(default_prior={"sensitivity": 0.8,
+    >>> b = Belief(config=Config(default_prior={"sensitivity": 0.8,
     ...                                              "specificity": 0.8, "strength": 1e9}))
     >>> b.update(Report("c1", "wire", "confirm")).round(4).to_dict()
     {'c1': 0.8}
@@ -91,7 +95,7 @@ class Belief:
     def __init__(
         self,
         case: Case | None = None,
-        config: ExactConfig | None = None,
+        config: Config | Mapping[str, Any] | None = None,
         *,
         tol: float = 1e-6,
         max_iter: int = 2000,
@@ -99,9 +103,8 @@ class Belief:
         local_sweeps: int = 50,
         refit_every: int | None = None,
     ) -> None:
-        if config is None:
-            config = ExactConfig.from_case(case) if case is not None else ExactConfig()
-        self.config, self.tol, self.max_iter, self.damping = config, tol, max_iter, damping
+        self.config = as_config(config, case)
+        self.tol, self.max_iter, self.damping = tol, max_iter, damping
         self.local_sweeps, self.refit_every = local_sweeps, refit_every
         empty = ReportArrays([], [], *(np.zeros(0, np.int64),) * 5)
         if case is None:
@@ -113,7 +116,7 @@ class Belief:
     def from_arrays(
         cls,
         arrays: ReportArrays,
-        config: ExactConfig | None = None,
+        config: Config | Mapping[str, Any] | None = None,
         *,
         claims: tuple[Claim, ...] | None = None,
         sources: tuple[Source, ...] = (),
@@ -132,7 +135,7 @@ class Belief:
         if [c.claim_id for c in claims] != list(ra.claim_ids):
             raise ValidationError("claims must list the reports' claim ids in order")
         self._sources_meta = {s.source_id: s for s in sources}
-        self._claim_ids, self._cindex = [], {}
+        self._claim_ids, self._cindex, self._favors = [], {}, []
         self._ell, self._lo = Growable([], float), Growable([], float)
         self._group, self._n_reports = Growable([], np.int64), Growable([], np.int64)
         self._groups: list[list[int]] = []
@@ -143,17 +146,26 @@ class Belief:
             self._ell.a[self._cindex[s.claim_id]] += signal_logodds(s, self.config)
         self._source_ids = list(ra.source_ids)
         self._sindex = {s: i for i, s in enumerate(self._source_ids)}
-        prior = source_prior_rows(self._source_ids, tuple(sources), self.config)
-        self._prior, self._post = Growable(prior, float, 4), Growable(prior, float, 4)
-        attr, weight, stand_in = resolve_copies(ra, self.config.copy_weight)
+        # channels (source, side alignment), as the compiler forms them
+        self._chan: dict[tuple[int, int], int] = {}
+        self._chan_src: list[int] = []
+        self._chan_align: list[int] = []
+        self._prior, self._post = Growable([], float, 4), Growable([], float, 4)
+        src, weight, _ = resolve_copies(ra, self.config.copy_weight)
+        align = report_alignment(ra.claim, src, ra.source_ids, claims, tuple(sources))
+        if not self.config.side_effect:
+            align = np.zeros_like(align)
+        keys, inv = np.unique(src * 3 + align + 1, return_inverse=True)
+        codes = np.array([self._channel_code(int(k // 3), int(k % 3) - 1) for k in keys])
+        attr = codes[inv.reshape(-1)] if len(keys) else np.zeros(0, np.int64)
         self._claim, self._source = Growable(ra.claim, np.int64), Growable(ra.source, np.int64)
         self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
         self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
         self._weight = Growable(weight, float)
-        self._stand_in = {int(ra.claim[i] * _KEY + ra.derived[i]): int(i) for i in stand_in}
-        self._orig_new: set[int] = set()
+        self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
         np.add.at(self._n_reports.a, ra.claim, 1)
         self._lo.v[:] = _group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
+        self._post.v[:] = self._prior.v
         self.refit()
 
     def _new_claim(self, claim: Claim) -> int:
@@ -162,6 +174,7 @@ class Belief:
         c = len(self._claim_ids)
         self._claim_ids.append(claim.claim_id)
         self._cindex[claim.claim_id] = c
+        self._favors.append(claim.favors)
         prior = self.config.base_rate if claim.prior is None else claim.prior
         self._ell.append(logit(prior))
         self._lo.append(logit(prior))
@@ -184,11 +197,26 @@ class Belief:
         if s is None:
             s = self._sindex[source_id] = len(self._source_ids)
             self._source_ids.append(source_id)
-            meta = self._sources_meta.get(source_id)
-            row = source_prior_rows([source_id], (meta,) if meta else (), self.config)[0]
-            self._prior.append(row)
-            self._post.append(row)
         return s
+
+    def _channel_code(self, s: int, align: int) -> int:
+        ch = self._chan.get((s, align))
+        if ch is None:
+            ch = self._chan[(s, align)] = len(self._chan_src)
+            self._chan_src.append(s)
+            self._chan_align.append(align)
+            sid = self._source_ids[s]
+            row = source_prior_rows([sid], self._sources_meta, self.config, [align])[0]
+            self._prior.append(row)
+            self._post.append(row)  # a new channel's posterior starts at its prior
+        return ch
+
+    def _channel_of(self, s: int, c: int) -> int:
+        align = 0
+        if self.config.side_effect:
+            meta = self._sources_meta.get(self._source_ids[s])
+            align = alignment(meta.side if meta else None, self._favors[c])
+        return self._channel_code(s, align)
 
     def _block(self, c: int) -> list[int]:
         g = self._group.a[c]
@@ -214,47 +242,37 @@ class Belief:
         self._attr.a[i], self._weight.a[i] = attr, weight
         self._contribute(i, 1.0)
 
-    def _is_original(self, key: int) -> bool:
-        k = np.searchsorted(self._orig_base, key)
-        return key in self._orig_new or (k < len(self._orig_base) and self._orig_base[k] == key)
-
-    def _order(self, t: int, s: int, stance: int) -> tuple[int, str, int]:
-        """Sort key of the batch order (time, source id, stance) for stand-in precedence."""
-        return t, self._source_ids[s], (1, 2, 0)[stance + 1]
-
-    def _row(self, j: int) -> tuple[int, int, int]:
-        return int(self._time.a[j]), int(self._source.a[j]), int(self._stance.a[j])
+    def _resolve_claim(self, c: int) -> None:
+        """Apply the compiler's copy rule to claim ``c``'s reports (copies are per claim)."""
+        idx = self._reports_of([c])
+        sub = ReportArrays(
+            [self._claim_ids[c]], self._source_ids, np.zeros(len(idx), np.int64),
+            self._source.a[idx], self._stance.a[idx], self._derived.a[idx], self._time.a[idx],
+        )  # fmt: skip
+        src, weight, _ = resolve_copies(sub, self.config.copy_weight, warn=False)
+        for k, i in enumerate(idx.tolist()):
+            ch = self._channel_of(int(src[k]), c)
+            if ch != self._attr.a[i] or weight[k] != self._weight.a[i]:
+                self._reattribute(i, ch, float(weight[k]))
 
     def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
-        """Record one report and resolve its copy status (the batch rule, incrementally)."""
+        """Record one report; resolve its claim's copies again if it has any."""
         c, s = self._claim_code(cid), self._source_code(sid)
         d = -1 if did is None else self._source_code(did)
-        i, attr, weight, cw = self._claim.n, s, 1.0, self.config.copy_weight
-        if d < 0:
-            key = c * _KEY + s
-            self._orig_new.add(key)
-            j = self._stand_in.pop(key, None)
-            if j is not None:  # a late original: the copy that stood in for it is a copy again
-                self._reattribute(j, int(self._source.a[j]), cw)
-        elif self._is_original(key := c * _KEY + d):
-            weight = cw
-        else:
-            j = self._stand_in.get(key)
-            if j is None or self._order(t, s, stance) < self._order(*self._row(j)):
-                if j is not None:
-                    self._reattribute(j, int(self._source.a[j]), cw)
-                self._stand_in[key], attr = i, d
-            else:
-                weight = cw
+        i = self._claim.n
         for arr, value in zip(
             (self._claim, self._source, self._stance, self._derived, self._time, self._attr,
-             self._weight), (c, s, stance, d, t, attr, weight),
+             self._weight), (c, s, stance, d, t, self._channel_of(s, c), 1.0),
         ):  # fmt: skip
             arr.append(value)
         self._contribute(i, 1.0)
         self._extra.setdefault(c, []).append(i)
         self._n_reports.a[c] += 1
         self._since_refit += 1
+        if d >= 0:
+            self._copy_claims.add(c)
+        if c in self._copy_claims:
+            self._resolve_claim(c)
         return c
 
     # -- local and full updates --------------------------------------------------------
@@ -263,11 +281,13 @@ class Belief:
         idx = self._reports_of(claims.tolist())
         idx = idx[(self._stance.a[idx] != 0) & (self._weight.a[idx] > 0)]
         local = np.searchsorted(claims, self._claim.a[idx])
-        key = local * len(self._source_ids) + self._attr.a[idx]
+        n_ch = max(len(self._chan_src), 1)
+        key = local * n_ch + self._attr.a[idx]
         cells, inv = np.unique(key, return_inverse=True)
+        inv = inv.reshape(-1)
         w, conf = self._weight.a[idx], self._stance.a[idx] > 0
         x, y = np.bincount(inv, w * conf, len(cells)), np.bincount(inv, w * ~conf, len(cells))
-        cc, cs = cells // len(self._source_ids), cells % len(self._source_ids)
+        cc, cs = cells // n_ch, cells % n_ch
         pos = {c: k for k, c in enumerate(claims.tolist())}
         groups = [[pos[m] for m in g] for g in self._groups if len(g) > 1 and g[0] in pos]
         one_block = len(claims) == 1 or (len(groups) == 1 and len(groups[0]) == len(claims))
@@ -280,8 +300,7 @@ class Belief:
             p, qc = post[cs], q[cc]
             a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
             c, d = p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
-            v = x * np.log(a / d) + y * np.log(b / c) + (x + y) * np.log((c + d) / (a + b))
-            g = ell + np.bincount(cc, v, len(claims))
+            g = ell + np.bincount(cc, cell_llr(x, y, a, b, c, d), len(claims))
             new = damping * lo + (1 - damping) * _group_logodds(g, groups)
             dq = expit(new) - q
             np.add.at(post, cs, np.column_stack([x, y, -y, -x]) * dq[cc][:, None])
@@ -289,13 +308,20 @@ class Belief:
             if np.max(np.abs(dq), initial=0.0) < self.tol:
                 break
 
+    def _labels(self) -> list[str]:
+        suffix = {1: " [favoured side]", -1: " [opposed side]"}
+        return [
+            self._source_ids[s] + suffix.get(a, "")
+            for s, a in zip(self._chan_src, self._chan_align)
+        ]
+
     def _evidence(self) -> Evidence:
         n = self._claim.n
         keep = (self._stance.v != 0) & (self._weight.v > 0)
         prior = self._prior.v
         return Evidence(
             claim_ids=self._claim_ids,
-            source_ids=self._source_ids,
+            source_ids=self._labels(),
             prior_logodds=self._ell.v.copy(),
             groups=[g for g in self._groups if len(g) > 1],
             r_claim=self._claim.v[keep],
@@ -318,15 +344,17 @@ class Belief:
         lo, post, *_ = run_vb(
             ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=self._lo.v
         )
+        if len(exact_small_components(ev, lo)):  # as the fast engine: small components exactly
+            block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
+                          ev.r_confirm, ev.r_weight)  # fmt: skip
+            post = ev.priors + block.source_stats(expit(lo))  # the statistics follow the state
         self._lo.v[:], self._post.v[:] = lo, post
         order = np.argsort(self._claim.v, kind="stable")
         self._idx = order
         counts = np.bincount(self._claim.v, minlength=len(self._claim_ids))
         self._ptr = np.r_[0, np.cumsum(counts)]
         self._extra: dict[int, list[int]] = {}
-        orig = self._derived.v < 0
-        self._orig_base = np.unique(self._claim.v[orig] * _KEY + self._source.v[orig])
-        self._orig_new, self._since_refit = set(), 0
+        self._since_refit = 0
         return self
 
     # -- public API --------------------------------------------------------------------
@@ -378,24 +406,44 @@ class Belief:
 
     def p(self, claim_id: str) -> float:
         """Current P(true) of one claim."""
+        if claim_id not in self._cindex:
+            return self.result().p(claim_id)  # raises, naming known claims
         return float(expit(self._lo.a[self._cindex[claim_id]]))
 
-    @property
-    def posterior(self) -> pd.DataFrame:
-        """The contract's posterior table for every claim (intervals as :mod:`belief.fast`)."""
+    def result(self, level: float = 0.9) -> BeliefResult:
+        """The current state as a :class:`~belief.result.BeliefResult` (method ``incremental``)."""
         ev = self._evidence()
         block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
                       ev.r_confirm, ev.r_weight)  # fmt: skip
         lo = self._lo.v.copy()
         centre, var = interval_moments(block, ev.prior_logodds, ev.groups, self._post.v, lo)
-        interval = bounds(centre, var, lo, 0.9)
-        return posterior_frame(ev.claim_ids, lo, interval, ev.n_reports, ev.n_independent)
+        interval = bounds(centre, var, lo, level)
+        return BeliefResult(
+            posterior=posterior_frame(ev.claim_ids, lo, interval, ev.n_reports, ev.n_independent),
+            log_odds=pd.Series(lo, index=list(ev.claim_ids), name="log_odds"),
+            method="incremental",
+            interval=Interval("reliability", level),
+            config=self.config,
+            reliability=reliability_frame(ev.source_ids, self._post.v.copy()),
+            diagnostics={"n_reports": len(self), "since_refit": self._since_refit},
+        )
+
+    @property
+    def posterior(self) -> pd.DataFrame:
+        """The contract's posterior table for every claim (intervals as :mod:`belief.fast`)."""
+        return self.result().posterior
 
     @property
     def reliability(self) -> pd.DataFrame:
-        """Per-source Beta posteriors (the sufficient statistics) and their means."""
-        return reliability_frame(list(self._source_ids), self._post.v.copy())
+        """Per-source (channel) Beta posteriors (the sufficient statistics) and their means."""
+        return reliability_frame(self._labels(), self._post.v.copy())
 
     def __len__(self) -> int:
         """Number of reports recorded."""
         return self._claim.n
+
+    def __repr__(self) -> str:
+        return (
+            f"Belief(claims={len(self._claim_ids)}, sources={len(self._source_ids)}, "
+            f"reports={len(self)})"
+        )

@@ -27,29 +27,71 @@ from __future__ import annotations
 import numpy as np
 
 
+def _group_terms(g: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray, ...]:
+    """Per group member: ``log(1 + sum_{k != j} exp(g_k))`` and what the variance needs.
+
+    Linear in the members (no members × members array). Every sum is shifted by the largest
+    term it contains: the group maximum ``m1`` (with the none-true state's 0) for the other
+    members, the second largest ``m2`` for the top member, so nothing overflows or cancels.
+    Returns ``(members, gid, is_top, lse, m1, m2)``.
+    """
+    members = np.concatenate([np.asarray(x, dtype=np.int64) for x in groups])
+    sizes = np.array([len(x) for x in groups])
+    gid = np.repeat(np.arange(len(groups)), sizes)
+    n_groups = len(groups)
+    v = g[members]
+    order = np.lexsort((-v, gid))  # within each group, the largest member first
+    start = np.r_[True, gid[order][1:] != gid[order][:-1]]
+    top = order[start]
+    is_top = np.zeros(len(v), dtype=bool)
+    is_top[top] = True
+    m1 = np.zeros(n_groups)  # the "none true" state has log-weight 0
+    m1[gid[top]] = np.maximum(v[top], 0.0)
+    m2 = np.zeros(n_groups)
+    second = order[np.flatnonzero(~start)]
+    np.maximum.at(m2, gid[second], v[second])
+    e1 = np.exp(v - m1[gid])
+    tot1 = np.exp(-m1) + np.bincount(gid, e1, n_groups)
+    e2 = np.exp(np.where(is_top, -np.inf, v - m2[gid]))  # the top member is left out
+    tot2 = np.exp(-m2) + np.bincount(gid, e2, n_groups)
+    # tot1 - e1 >= the group maximum's own term (1) for every non-top member: no cancellation
+    lse = np.where(
+        is_top, m2[gid] + np.log(tot2[gid]), m1[gid] + np.log(np.maximum(tot1[gid] - e1, 1.0))
+    )
+    return members, gid, is_top, lse, m1, m2
+
+
 def _group_logodds(g: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     """Marginal log-odds of claims under an at-most-one-true constraint per group.
 
-    For member *j*: ``g_j - log(1 + sum_{k != j} exp(g_k))``, computed after shifting by the
-    group maximum ``m`` (including the none-true state's 0). The sum over ``k != j`` is formed
-    without subtracting the dominant term from itself, so it never cancels to zero.
+    For member *j*: ``g_j - log(1 + sum_{k != j} exp(g_k))`` (:func:`_group_terms`): finite for
+    any finite ``g``, however large, in time and memory linear in the group's size.
     """
     out = g.copy()
     if not groups:
         return out
-    members = np.concatenate([np.asarray(x, dtype=np.int64) for x in groups])
-    gid = np.repeat(np.arange(len(groups)), [len(x) for x in groups])
-    v = g[members]
-    m = np.zeros(len(groups))  # the "none true" state has log-weight 0
-    np.maximum.at(m, gid, v)
-    e = np.exp(v - m[gid])
-    order = np.lexsort((-v, gid))  # within each group, the largest member first
-    top = order[np.r_[True, gid[order][1:] != gid[order][:-1]]]
-    is_top = np.zeros(len(v), dtype=bool)
-    is_top[top] = True
-    top_e = np.zeros(len(groups))
-    top_e[gid[top]] = e[top]
-    rest = np.exp(-m) + np.bincount(gid, np.where(is_top, 0.0, e), minlength=len(groups))
-    others = np.where(is_top, rest[gid], rest[gid] - e + top_e[gid])
-    out[members] = v - m[gid] - np.log(others)
+    members, _, _, lse, _, _ = _group_terms(g, groups)
+    out[members] = g[members] - lse
+    return out
+
+
+def _group_variance(g: np.ndarray, v: np.ndarray, groups: list[list[int]]) -> np.ndarray:
+    r"""Delta-method variance of the group-marginal log-odds (members treated as independent).
+
+    For member *j*: :math:`v_j + \sum_{k \ne j} \pi_k^2 v_k` with
+    :math:`\pi_k = e^{g_k} / (1 + \sum_{k' \ne j} e^{g_{k'}})`, linear in the group's size.
+    """
+    out = v.copy()
+    if not groups:
+        return out
+    members, gid, is_top, lse, m1, m2 = _group_terms(g, groups)
+    n_groups = int(gid.max()) + 1
+    gm, vm = g[members], v[members]
+    t1 = np.exp(2.0 * (gm - m1[gid])) * vm
+    s1 = np.bincount(gid, t1, n_groups)
+    t2 = np.exp(np.where(is_top, -np.inf, 2.0 * (gm - m2[gid]))) * vm
+    s2 = np.bincount(gid, t2, n_groups)
+    shift = np.where(is_top, m2[gid], m1[gid]) - lse  # <= 0: the sum holds its own shift
+    others = np.where(is_top, s2[gid], np.maximum(s1[gid] - t1, 0.0)) * np.exp(2.0 * shift)
+    out[members] = vm + others
     return out

@@ -23,8 +23,8 @@ import pandas as pd
 
 from belief._graph import ModelData, build_model, encode_case
 from belief._version import __version__
+from belief.config import Config
 from belief.diagnostics import check_convergence, stance_check
-from belief.evidence import ExactConfig
 from belief.exceptions import NotFittedError, ValidationError
 from belief.model_io import (
     INTERVAL,
@@ -97,12 +97,12 @@ def _resolve_base_rate(spec: Any, case_rate: float) -> Any:
     return {"alpha": mean * strength, "beta": (1.0 - mean) * strength}
 
 
-def resolve_config(config: Mapping[str, Any], exact: ExactConfig) -> dict[str, Any]:
+def resolve_config(config: Mapping[str, Any], exact: Config) -> dict[str, Any]:
     """Turn a model configuration into the numbers :func:`belief._graph.build_model` takes.
 
     Examples
     --------
-    >>> cfg = resolve_config(DEFAULT_MODEL_CONFIG, ExactConfig(base_rate=0.25))
+    >>> cfg = resolve_config(DEFAULT_MODEL_CONFIG, Config(base_rate=0.25))
     >>> cfg["base_rate"], cfg["copy_weight"]
     ({'alpha': 0.5, 'beta': 1.5}, 0.0)
     """
@@ -123,11 +123,11 @@ def resolve_config(config: Mapping[str, Any], exact: ExactConfig) -> dict[str, A
 
 
 def prepare(
-    case: Case, model_config: Mapping[str, Any], config: ExactConfig | None = None
+    case: Case, model_config: Mapping[str, Any], config: Config | None = None
 ) -> tuple[ModelData, dict[str, Any]]:
     """Encode ``case`` and resolve ``model_config`` against the case's engine settings.
 
-    ``config`` defaults to ``ExactConfig.from_case(case)``; a fixed ``copy_weight`` in
+    ``config`` defaults to ``Config.from_case(case)``; a fixed ``copy_weight`` in
     ``model_config`` replaces the case's.
 
     Returns
@@ -135,7 +135,7 @@ def prepare(
     (ModelData, dict)
         The encoded case and the resolved configuration for :func:`belief._graph.build_model`.
     """
-    exact = ExactConfig.from_case(case) if config is None else config
+    exact = Config.from_case(case) if config is None else config
     resolved = resolve_config(model_config, exact)
     learned_copies = isinstance(resolved["copy_weight"], dict)
     if not learned_copies:
@@ -230,7 +230,7 @@ class ClaimBeliefModel:
         return model_id(type(self).__name__, self.full_model_config)
 
     # -- fitting -------------------------------------------------------------------------
-    def build(self, case: Case, config: ExactConfig | None = None) -> tuple[Any, ModelData]:
+    def build(self, case: Case, config: Config | None = None) -> tuple[Any, ModelData]:
         """Encode ``case`` and build the PyMC model (without fitting); return ``(model, data)``."""
         if not case.claims:
             raise ValidationError("The case has no claims: nothing to fit")
@@ -242,7 +242,7 @@ class ClaimBeliefModel:
         case: Case | str | os.PathLike[str],
         method: str = "mcmc",
         *,
-        config: ExactConfig | None = None,
+        config: Config | None = None,
     ) -> ClaimBeliefModel:
         """Fit the model to a case; return ``self``.
 
@@ -253,10 +253,10 @@ class ClaimBeliefModel:
         method : {"mcmc", "advi", "map"}
             NUTS (default); mean-field ADVI (fast, intervals too narrow); or the joint posterior
             mode (fastest, no intervals, overconfident when sources have few reports).
-        config : ExactConfig, optional
+        config : Config, optional
             Engine settings shared with the exact engine (base rate and signal effects as prior
             centres, reliability defaults, calibrated ``source_priors``, copy weight); default
-            ``ExactConfig.from_case(case)``.
+            ``Config.from_case(case)``.
 
         Returns
         -------

@@ -2,7 +2,7 @@
 
 :func:`belief.calibrate.calibrate` learns a :class:`CalibratedPriors` from resolved cases;
 :func:`write_priors` stores it, :func:`read_priors` loads it back (schema-checked), and
-:func:`apply_priors` turns it into the :class:`~belief.evidence.ExactConfig` of a new case.
+:func:`apply_priors` turns it into the :class:`~belief.evidence.Config` of a new case.
 
 File format (``schema: "belief.priors/1"``)::
 
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ModelMismatchError, ValidationError
 from belief.io import atomic_path
 from belief.reliability import ADMIRALTY_PRIORS, BetaPrior, SourcePrior
@@ -280,7 +280,7 @@ def _has_own(source: Source) -> bool:
 
 
 def _mean_strength(sp: SourcePrior) -> dict[str, float]:
-    """The ExactConfig ``kind_priors`` form: one strength, the smaller of the two (cautious)."""
+    """The Config ``kind_priors`` form: one strength, the smaller of the two (cautious)."""
     strength = min(sp.sensitivity.strength, sp.specificity.strength)
     return {
         "sensitivity": sp.sensitivity.mean,
@@ -289,7 +289,7 @@ def _mean_strength(sp: SourcePrior) -> dict[str, float]:
     }
 
 
-def apply_priors(config: ExactConfig, priors: CalibratedPriors, case: Case) -> ExactConfig:
+def apply_priors(config: Config, priors: CalibratedPriors, case: Case) -> Config:
     """Return ``config`` updated with calibrated priors for the sources of ``case``.
 
     * A source seen in calibration gets its learned reliability (Beta posterior).
@@ -311,7 +311,7 @@ def apply_priors(config: ExactConfig, priors: CalibratedPriors, case: Case) -> E
     >>> case = Case((Claim("c"),), (Source("a", kind="wire"),), (Report("c", "a", "confirm"),))
     >>> wire = SourcePrior(BetaPrior(9, 1), BetaPrior(8, 2))
     >>> p = CalibratedPriors(0.2, SourcePrior(BetaPrior(1, 1), BetaPrior(1, 1)), {"wire": wire})
-    >>> cfg = apply_priors(ExactConfig(), p, case)
+    >>> cfg = apply_priors(Config(), p, case)
     >>> cfg.base_rate, cfg.source_priors["a"] == wire
     (0.2, True)
     """

@@ -33,8 +33,9 @@ import pandas as pd
 
 from belief._report_render import Block, _html, _image_writer, _markdown
 from belief._version import __version__
+from belief.config import Config
 from belief.engines import posterior as engine_posterior
-from belief.evidence import ExactConfig, effective_reports, signal_logodds
+from belief.evidence import effective_reports, signal_logodds
 from belief.exceptions import ValidationError
 from belief.io import atomic_path
 from belief.reliability import ADMIRALTY_PRIORS, KIND_PRIORS
@@ -96,7 +97,7 @@ def _claim_sets(case: Case) -> list[tuple[str, list[str]]]:
     return sets
 
 
-def _figures(case: Case, config: ExactConfig) -> list[Block]:
+def _figures(case: Case, config: Config) -> list[Block]:
     from belief import plots
 
     out = [Block("h2", "Belief timelines"), Block("p", _TEXT["timeline"])]
@@ -113,7 +114,7 @@ def _figures(case: Case, config: ExactConfig) -> list[Block]:
     return out
 
 
-def _ach(case: Case, config: ExactConfig) -> list[Block]:
+def _ach(case: Case, config: Config) -> list[Block]:
     from belief import plots
     from belief.ach import ach_matrix
 
@@ -141,7 +142,7 @@ def _fmt_numbers(df: pd.DataFrame, digits: int) -> pd.DataFrame:
     return out
 
 
-def _field_origin(src: Source, field: str, config: ExactConfig) -> str:
+def _field_origin(src: Source, field: str, config: Config) -> str:
     if getattr(src, field) is not None:
         return "own value"
     if src.admiralty in ADMIRALTY_PRIORS:
@@ -153,7 +154,7 @@ def _field_origin(src: Source, field: str, config: ExactConfig) -> str:
     return "global default"
 
 
-def _prior_origin(src: Source, config: ExactConfig) -> str:
+def _prior_origin(src: Source, config: Config) -> str:
     if src.source_id in config.source_priors:
         return "source_priors (e.g. calibrated)"
     where = {f: _field_origin(src, f, config) for f in ("sensitivity", "specificity", "strength")}
@@ -162,7 +163,7 @@ def _prior_origin(src: Source, config: ExactConfig) -> str:
     return "; ".join(f"{f}: {w}" for f, w in where.items())
 
 
-def _sources(case: Case, config: ExactConfig) -> list[Block]:
+def _sources(case: Case, config: Config) -> list[Block]:
     from belief import plots
 
     prior = plots.reliability_prior_table(case, config).set_index("source_id")
@@ -187,7 +188,7 @@ def _sources(case: Case, config: ExactConfig) -> list[Block]:
     ]
 
 
-def _kind_table(case: Case, config: ExactConfig) -> pd.DataFrame:
+def _kind_table(case: Case, config: Config) -> pd.DataFrame:
     kinds = sorted({s.kind for s in case.source_map().values() if s.kind is not None})
     rows = []
     for k in kinds:
@@ -199,9 +200,9 @@ def _kind_table(case: Case, config: ExactConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _copies_table(case: Case, config: ExactConfig) -> pd.DataFrame:
+def _copies_table(case: Case, config: Config) -> pd.DataFrame:
     rows = []
-    for i, (r, src, w) in enumerate(effective_reports(case.reports, config.copy_weight)):
+    for i, (r, src, w) in enumerate(effective_reports(case, config)):
         if r.derived_from is None:
             continue
         how = (
@@ -214,7 +215,7 @@ def _copies_table(case: Case, config: ExactConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _signals_table(case: Case, config: ExactConfig) -> pd.DataFrame:
+def _signals_table(case: Case, config: Config) -> pd.DataFrame:
     rows = []
     for s in case.signals:
         delta = signal_logodds(s, config)
@@ -232,7 +233,7 @@ def _signals_table(case: Case, config: ExactConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _assumptions(case: Case, config: ExactConfig, method: str) -> list[Block]:
+def _assumptions(case: Case, config: Config, method: str) -> list[Block]:
     own = [f"{c.claim_id} ({c.prior:g})" for c in case.claims if c.prior is not None]
     facts = [
         f"Claims table computed with the {method} engine; timelines, contributions and ACH "
@@ -260,7 +261,7 @@ def _assumptions(case: Case, config: ExactConfig, method: str) -> list[Block]:
 def build_report(
     case: Case,
     method: str = "exact",
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     posterior: pd.DataFrame | None = None,
 ) -> list:
     """The report's content as a list of :class:`Block` (headings, text, tables, PNG figures).
@@ -276,7 +277,7 @@ def build_report(
     >>> [b.content for b in build_report(case) if b.kind == "h2"][:2]
     ['Claims', 'Belief timelines']
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     post = engine_posterior(case, method, config) if posterior is None else posterior
     head = [
         Block("p", case.description) if case.description else None,
@@ -299,7 +300,7 @@ def write_report(
     path: str | os.PathLike[str],
     method: str = "exact",
     *,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     embed_images: bool | None = None,
     posterior: pd.DataFrame | None = None,
 ) -> Path:
@@ -312,8 +313,8 @@ def write_report(
         ``.html``/``.htm`` or ``.md``/``.markdown``.
     method : str
         Engine of the claims table: ``exact`` (default), ``fast``, ``mcmc``, ``advi``, ``map``.
-    config : ExactConfig, optional
-        Default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Default ``Config.from_case(case)``.
     embed_images : bool, optional
         Markdown only: embed figures as ``data:`` URIs instead of files in ``<stem>_files/``.
         HTML always embeds them.

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from belief.evidence import ExactConfig
-from belief.exact import infer
+from belief.config import Config
+from belief.exact import infer_exact as infer
 from belief.exceptions import ValidationError
 from belief.reliability import BetaPrior, SourcePrior, resolve_source_prior
 from belief.types import Case, Source
@@ -25,7 +25,7 @@ __all__ = ["reliability_prior_table", "what_if_table"]
 
 
 def reliability_prior_table(
-    case: Case, config: ExactConfig | None = None, *, level: float = 0.9
+    case: Case, config: Config | None = None, *, level: float = 0.9
 ) -> pd.DataFrame:
     """Prior mean and central ``level`` interval of every source's sensitivity and specificity.
 
@@ -44,7 +44,7 @@ def reliability_prior_table(
     """
     from scipy.stats import beta
 
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     tail = (1.0 - level) / 2
     rows = []
     for sid, src in case.source_map().items():
@@ -59,7 +59,7 @@ def reliability_prior_table(
     return pd.DataFrame(rows)
 
 
-def _swept(config: ExactConfig, case: Case, who: tuple[str, str], param: str, v: float):
+def _swept(config: Config, case: Case, who: tuple[str, str], param: str, v: float):
     """``config`` with the reliability prior of ``who = (what, id)`` set to mean ``v``."""
     keys = ("sensitivity", "specificity") if param == "both" else (param,)
     what, name = who
@@ -72,7 +72,7 @@ def _swept(config: ExactConfig, case: Case, who: tuple[str, str], param: str, v:
     return dataclasses.replace(config, source_priors=priors)
 
 
-def _current_prior(config: ExactConfig, case: Case, who: tuple[str, str]) -> SourcePrior:
+def _current_prior(config: Config, case: Case, who: tuple[str, str]) -> SourcePrior:
     what, name = who
     src = Source("(kind default)", kind=name) if what == "kind" else case.source_map()[name]
     if what == "source" and name in config.source_priors:
@@ -102,7 +102,7 @@ def what_if_table(
     kind: str | None = None,
     param: str = "both",
     values: ArrayLike | None = None,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
 ) -> pd.DataFrame:
     """P(true) of claims as the prior reliability of one source or one kind is varied.
 
@@ -131,7 +131,7 @@ def what_if_table(
         raise ValidationError(
             f"param: expected one of both, sensitivity, specificity but got {param!r}"
         )
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     claim_ids = [claim_ids] if isinstance(claim_ids, str) else list(claim_ids)
     who = _who(case, source, kind)
     values = np.round(np.linspace(0.05, 0.95, 19), 2) if values is None else np.asarray(values)

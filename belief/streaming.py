@@ -8,12 +8,9 @@ the spreadsheet row and the column) and turned into integer codes
 and nothing is dense in claims × sources: memory is a few int64 arrays per report plus one chunk
 of text.
 
-:func:`belief.arrays.compile_arrays` then applies the batch engine's conventions with array
-operations, giving the same :class:`~belief.evidence.Evidence` as
-``compile_evidence(read_tables(...))``. :func:`read_evidence` does both from the contract's
-files. The arrays layer (:class:`ReportArrays`, :func:`resolve_copies`, :func:`compile_arrays`,
-:func:`report_arrays_from_case`, :data:`NO_TIME`) lives in :mod:`belief.arrays` and is
-re-exported here.
+:func:`belief.evidence.compile_arrays` (the one compiler) then gives the same
+:class:`~belief.evidence.Evidence` as ``compile_case(read_tables(...))``. :func:`read_evidence`
+does both from the contract's files.
 
 Times are parsed with ``pandas.to_datetime(format="ISO8601", utc=True)``; a value pandas cannot
 parse is checked with :func:`belief.validation.parse_time`, which raises the usual error.
@@ -24,22 +21,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from belief.arrays import (  # noqa: F401 (moved there, still importable from here)
-    NO_TIME,
-    ReportArrays,
-    compile_arrays,
-    copy_order,
-    report_arrays_from_case,
-    resolve_copies,
-    source_prior_rows,
-)
-from belief.evidence import Evidence, ExactConfig
+from belief.arrays import NO_TIME, ReportArrays, time_code
+from belief.config import Config
+from belief.evidence import Evidence, compile_arrays
 from belief.exceptions import ValidationError
 from belief.types import Report
 from belief.validation import (
@@ -52,15 +41,11 @@ from belief.validation import (
 )
 
 __all__ = [
-    "NO_TIME",
-    "ReportArrays",
-    "compile_arrays",
     "iter_report_chunks",
     "normalize_chunk",
     "read_evidence",
     "read_reports",
-    "report_arrays_from_case",
-    "resolve_copies",
+    "report_items",
 ]
 
 _REQUIRED = ("claim_id", "source_id", "stance")
@@ -86,18 +71,18 @@ def _first_bad(mask: np.ndarray) -> int:
 
 
 def _times(raw: pd.Series, label: str, rows: np.ndarray) -> np.ndarray:
-    """Nanoseconds since the epoch (UTC), :data:`NO_TIME` where empty; errors as parse_time."""
+    """Microseconds since the epoch (UTC), :data:`NO_TIME` where empty; errors as parse_time."""
     present = (raw != "").to_numpy()
     out = np.full(len(raw), NO_TIME, dtype=np.int64)
     if not present.any():
         return out
     parsed = pd.to_datetime(raw[present], format="ISO8601", utc=True, errors="coerce")
-    ns = parsed.dt.tz_localize(None).to_numpy("datetime64[ns]").view(np.int64)
+    ns = parsed.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64)
     idx = np.flatnonzero(present)
     for k in np.flatnonzero(ns == NO_TIME):  # pandas refused: the row-level parser decides
         i = idx[k]
         t = parse_time(raw.iloc[i], _where(label, int(rows[i]), "time"))
-        ns[k] = np.datetime64(t, "ns").view(np.int64)
+        ns[k] = time_code(t)
     out[idx] = ns
     return out
 
@@ -118,7 +103,7 @@ def normalize_chunk(df: pd.DataFrame, label: str, first_row: int = 2) -> pd.Data
     -------
     DataFrame
         Columns ``claim_id``, ``source_id``, ``derived_from`` (text, ``None`` when empty),
-        ``stance`` (int8: 1, -1, 0), ``time`` (int64 ns, :data:`NO_TIME`) and ``row``.
+        ``stance`` (int8: 1, -1, 0), ``time`` (int64 microseconds, :data:`NO_TIME`) and ``row``.
 
     Raises
     ------
@@ -289,12 +274,12 @@ def read_evidence(
     sources: PathLike | pd.DataFrame | None = None,
     signals: PathLike | pd.DataFrame | None = None,
     *,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     chunksize: int = 200_000,
 ) -> Evidence:
     """Read the contract's tables into :class:`~belief.evidence.Evidence`, reports in chunks.
 
-    Equal to ``compile_evidence(read_tables(claims, sources, reports, signals), config)``
+    Equal to ``compile_case(read_tables(claims, sources, reports, signals), config)``
     (same validation errors and unknown-source warning) without a Report object per row. The
     small tables (claims, sources, signals) go through :func:`belief.io.read_tables`.
 
@@ -309,7 +294,7 @@ def read_evidence(
     from belief.io import read_tables
 
     side = read_tables(claims, sources, pd.DataFrame(columns=list(_REQUIRED)), signals)
-    config = ExactConfig.from_case(side) if config is None else config
+    config = Config.from_case(side) if config is None else config
     arrays = read_reports(
         reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
     )
@@ -326,12 +311,8 @@ def read_evidence(
     )
 
 
-def _time_ns(t: datetime | None) -> int:
-    return NO_TIME if t is None else int(np.datetime64(t, "ns").astype(np.int64))
-
-
 def report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
-    """``(claim_id, source_id, stance code, derived_from, time ns)`` per report, validated.
+    """``(claim_id, source_id, stance code, derived_from, time code)`` per report, validated.
 
     Parameters
     ----------
@@ -343,7 +324,8 @@ def report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
     -------
     list of tuple
         One ``(claim_id, source_id, stance, derived_from, time)`` per report, in order, with
-        the stance coded ``1``/``-1``/``0`` and the time in ns (:data:`NO_TIME` when missing).
+        the stance coded ``1``/``-1``/``0`` and the time in microseconds (:data:`NO_TIME` when
+        missing).
     """
     if isinstance(reports, pd.DataFrame):
         df = normalize_chunk(reports, "reports DataFrame")
@@ -357,5 +339,5 @@ def report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
             r = parse_reports([r], Origin("update", f"reports[{k}]", csv=False))[0]
         if r.stance not in _CODES:
             raise ValidationError(f"update, report {k + 1}: invalid stance {r.stance!r}")
-        out.append((r.claim_id, r.source_id, _CODES[r.stance], r.derived_from, _time_ns(r.time)))
+        out.append((r.claim_id, r.source_id, _CODES[r.stance], r.derived_from, time_code(r.time)))
     return out

@@ -16,22 +16,27 @@ Contributions (two definitions, both in log-odds of the claim)
     are additive and the ``loo`` values also add up exactly to posterior minus prior; with
     coupling they need not, and the gap is the interaction.
 
-Only items on claims in the target's connected component (claims linked by shared sources or
-a group) can move it; the others are left out.
+Only items on claims that can ever be linked to the target (by a source that reports on both,
+or repeats or is repeated on both, or by a group) can move it; the others are left out, so a
+subset gives exactly the values of the whole case. Item ids (``r1``, ``r2``, ...) number the
+reports of the whole case in file order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
-from belief.evidence import ExactConfig, compile_evidence
-from belief.exact import components, infer
+from belief.config import Config, as_config
+from belief.exact import infer_exact
 from belief.types import Case, Report, Signal
 
 
@@ -53,18 +58,54 @@ class _Item:
         return f"{o.source_id} {verb} {o.claim_id}{copy}"
 
 
-def _items(case: Case) -> list[_Item]:
+def _items(case: Case, within: Case | None = None) -> list[_Item]:
+    """Reports (ids ``r<k>`` numbered in the whole case) and signals, in time order.
+
+    With ``within`` (a sub-case), only its items are kept, keeping the whole case's ids.
+    """
     out = [_Item(f"r{i + 1}", "report", r.time, i, r) for i, r in enumerate(case.reports)]
     n = len(out)
     out += [_Item(s.signal_id, "signal", s.time, n + i, s) for i, s in enumerate(case.signals)]
+    if within is not None:
+        keep = set(within.claim_ids)
+        out = [it for it in out if it.obj.claim_id in keep]
     return sorted(out, key=lambda it: (it.time is not None, it.time or datetime.min, it.order))
 
 
-def _subcase(case: Case, claim_ids: Sequence[str], config: ExactConfig) -> Case:
-    """The part of ``case`` in the connected components of ``claim_ids``."""
-    ev = compile_evidence(case, config)
-    wanted = {ev.claim_ids.index(c) for c in claim_ids}
-    keep = {ev.claim_ids[i] for comp in components(ev) if wanted & set(comp) for i in comp}
+def _subcase(case: Case, claim_ids: Sequence[str]) -> Case:
+    """The part of ``case`` that can influence ``claim_ids``, at any step of a timeline.
+
+    Claims are linked by every report's source *and* ``derived_from`` source (a copy can stand
+    in for, and so be attributed to, the source it repeats) and by groups: a superset of the
+    links of any subset of the evidence, so the sub-case gives the whole case's values.
+    """
+    index = {c: i for i, c in enumerate(case.claim_ids)}
+    unknown = [c for c in claim_ids if c not in index]
+    if unknown:
+        from belief.exceptions import ValidationError
+
+        known = ", ".join(map(repr, case.claim_ids[:5]))
+        raise ValidationError(
+            f"claim_id: unknown claim {unknown[0]!r}; known claims are {known}"
+            + (", ..." if len(case.claim_ids) > 5 else "")
+        )
+    n = len(index)
+    nodes: dict[str, int] = {}
+    rows, cols = [], []
+    for r in case.reports:
+        for sid in (r.source_id, r.derived_from):
+            if sid is not None:
+                rows.append(index[r.claim_id])
+                cols.append(n + nodes.setdefault("s:" + sid, len(nodes)))
+    for c in case.claims:
+        if c.group is not None:
+            rows.append(index[c.claim_id])
+            cols.append(n + nodes.setdefault("g:" + c.group, len(nodes)))
+    size = n + len(nodes)
+    graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
+    _, label = connected_components(graph, directed=False)
+    wanted = {label[index[c]] for c in claim_ids}
+    keep = {c for c, i in index.items() if label[i] in wanted}
     return case.replace(
         claims=tuple(c for c in case.claims if c.claim_id in keep),
         reports=tuple(r for r in case.reports if r.claim_id in keep),
@@ -72,16 +113,27 @@ def _subcase(case: Case, claim_ids: Sequence[str], config: ExactConfig) -> Case:
     )
 
 
-def _logodds(case: Case, config: ExactConfig, items: Sequence[_Item]) -> pd.Series:
+def _logodds(case: Case, config: Config, items: Sequence[_Item]) -> pd.Series:
     reports = [it.obj for it in items if isinstance(it.obj, Report)]
     signals = [it.obj for it in items if isinstance(it.obj, Signal)]
-    return infer(case, config, reports=reports, signals=signals).log_odds
+    return infer_exact(case, config, reports=reports, signals=signals).log_odds
 
 
 def timeline(
-    case: Case, claim_ids: Sequence[str] | None = None, config: ExactConfig | None = None
+    case: Case,
+    claim_ids: str | Sequence[str] | None = None,
+    config: Config | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """P(true) of claims after each time step (see the module docstring).
+
+    Parameters
+    ----------
+    case : Case
+    claim_ids : str or sequence of str, optional
+        One claim id or several; default every claim. A subset gives exactly the values the
+        whole case's timeline gives for those claims.
+    config : Config or mapping, optional
+        Settings (a mapping deep-merges into the case's).
 
     Returns
     -------
@@ -99,10 +151,12 @@ def timeline(
     >>> timeline(case)[["step", "p_true"]].round(3).values.tolist()
     [[0.0, 0.5], [1.0, 0.65], [2.0, 0.5]]
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = as_config(config, case)
+    if isinstance(claim_ids, str):
+        claim_ids = [claim_ids]
     claim_ids = list(case.claim_ids if claim_ids is None else claim_ids)
-    sub = _subcase(case, claim_ids, config)
-    items = _items(sub)
+    sub = _subcase(case, claim_ids)
+    items = _items(case, sub)
     steps: list[tuple[datetime | None, list[_Item]]] = [(None, [])]
     for it in items:
         if len(steps) > 1 and steps[-1][0] == it.time:
@@ -122,7 +176,9 @@ def timeline(
     return df
 
 
-def contributions(case: Case, claim_id: str, config: ExactConfig | None = None) -> pd.DataFrame:
+def contributions(
+    case: Case, claim_id: str, config: Config | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
     """How much each report and signal moved ``claim_id``'s log-odds (module docstring).
 
     Returns
@@ -142,9 +198,9 @@ def contributions(case: Case, claim_id: str, config: ExactConfig | None = None) 
     ...                 df.attrs["posterior_logodds"] - df.attrs["prior_logodds"]))
     True
     """
-    config = ExactConfig.from_case(case) if config is None else config
-    sub = _subcase(case, [claim_id], config)
-    items = _items(sub)
+    config = as_config(config, case)
+    sub = _subcase(case, [claim_id])
+    items = _items(case, sub)
     path = [float(_logodds(sub, config, items[:k])[claim_id]) for k in range(len(items) + 1)]
     full = path[-1]
     loo = [

@@ -107,7 +107,12 @@ def parse_time(value: Any, where: str) -> datetime | None:
                 f"{where}: expected an ISO 8601 time such as 2017-12-19T09:00:00 but got {value!r}"
             ) from None
     if t.tzinfo is not None:
-        t = t.astimezone(UTC).replace(tzinfo=None)
+        try:
+            t = t.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:
+            raise ValidationError(
+                f"{where}: expected a time whose UTC value lies in years 1-9999 but got {value!r}"
+            ) from None
     return t
 
 

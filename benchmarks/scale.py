@@ -32,7 +32,7 @@ busy machine's preemption does not inflate):
   (seconds = construction), then those 1,000 added one by one (median and p99 per update).
 
 Brier is scored on claims with at least one report, against the simulated truth. belief uses
-the calibrated base rate (``ExactConfig(base_rate=...)``, what ``belief calibrate`` learns from
+the calibrated base rate (``Config(base_rate=...)``, what ``belief calibrate`` learns from
 resolved claims) and its default reliability prior; DawidSkene learns class priors itself.
 Other processes on the machine slow both sides alike; the load average is printed.
 """
@@ -131,10 +131,10 @@ def _arrays(data: dict[str, np.ndarray]):
 
 
 def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> dict:
-    from belief.evidence import ExactConfig
+    from belief.config import Config
     from belief.fast import infer_fast
 
-    config = ExactConfig(base_rate=BASE_RATE)
+    config = Config(base_rate=BASE_RATE)
     out: dict = {}
     if method == "fast":
         arrays = _arrays(data)

@@ -10,8 +10,8 @@ import pytest
 from scipy.special import logsumexp
 
 from belief.ach import NONE_OF_THESE, ach_matrix
-from belief.evidence import ExactConfig
-from belief.exact import infer
+from belief.config import Config
+from belief.exact import infer_exact as infer
 from belief.exceptions import ValidationError
 from belief.io import case_from_records, read_case
 from belief.reliability import BetaPrior, SourcePrior
@@ -108,7 +108,7 @@ def test_copy_weight_and_source_priors_are_used():
     assert "[copy, weight 0.5]" in m.loc["r3", "label"]
     case = _case()
     calibrated = SourcePrior(BetaPrior(1, 1), BetaPrior(3, 1))
-    cfg = ExactConfig.from_case(case, source_priors={"s1": calibrated})
+    cfg = Config.from_case(case, source_priors={"s1": calibrated})
     m2 = ach_matrix(case, "g", cfg)
     np.testing.assert_allclose(m2.loc["r1", ["a", "b"]].astype(float), np.log([0.5, 0.25]))
 

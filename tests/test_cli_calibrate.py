@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from belief.cli import main
-from belief.evidence import ExactConfig
-from belief.exact import infer
+from belief.config import Config
+from belief.exact import infer_exact as infer
 from belief.exceptions import ApproximationWarning
 from belief.io import read_tables, write_tables
 from belief.priors_file import apply_priors, read_priors
@@ -61,7 +61,7 @@ def test_infer_with_priors_matches_the_python_api(tables, tmp_path, capsys):
     assert main(["infer", *args]) == 0
     got = pd.read_csv(post_path).set_index("claim_id")["p_true"]
     case = read_tables(*(tables / f"{n}.csv" for n in ALL))
-    cfg = apply_priors(ExactConfig.from_case(case), read_priors(priors_path), case)
+    cfg = apply_priors(Config.from_case(case), read_priors(priors_path), case)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ApproximationWarning)
         expected = infer(case, cfg).posterior.set_index("claim_id")["p_true"]

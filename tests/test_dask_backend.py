@@ -12,7 +12,7 @@ from test_streaming import random_records, write_records
 pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed (extra 'dask')")
 
 from belief.dask_backend import infer_dask
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ValidationError
 from belief.fast import infer_fast
 from belief.streaming import read_evidence
@@ -49,7 +49,7 @@ def test_threads_scheduler_equals_in_memory(tmp_path, seed):
     rec = random_records(seed, n_reports=90)
     paths = write_records(rec, tmp_path)
     split_reports(rec, tmp_path, 3)
-    config = ExactConfig(copy_weight=[0.0, 0.5][seed % 2], signal_effects={"a": 0.4})
+    config = Config(copy_weight=[0.0, 0.5][seed % 2], signal_effects={"a": 0.4})
     claims = paths["claims"] if seed % 2 else None
     tables = (claims, paths["sources"], paths["signals"])
     memory = infer_fast(read_evidence(paths["reports"], *tables, config=config), config)

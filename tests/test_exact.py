@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import integrate, stats
 
-from belief.evidence import ExactConfig
-from belief.exact import infer
+from belief.config import Config
+from belief.exact import infer_exact as infer
 from belief.exceptions import ApproximationWarning, EnumerationLimitError
 from belief.io import case_from_records
 from belief.reliability import resolve_source_prior
@@ -194,7 +194,7 @@ def test_copies_add_nothing_by_default_and_weight_is_configurable():
     res = infer(with_copy)
     assert res.p("c") == pytest.approx(p0, abs=1e-15)
     assert res.posterior.n_independent.iloc[0] == 1 and res.posterior.n_reports.iloc[0] == 2
-    weighted = infer(with_copy, ExactConfig.from_case(with_copy, copy_weight=1.0)).p("c")
+    weighted = infer(with_copy, Config.from_case(with_copy, copy_weight=1.0)).p("c")
     independent = infer(one_claim([*base, {**copy, "derived_from": None}], [], prior=0.5)).p("c")
     assert weighted == pytest.approx(independent, abs=1e-12) and weighted > p0
 
@@ -273,7 +273,7 @@ def realistic_case(rng, n_claims=14, n_sources=10, n_reports=45, strength=(4.0, 
 def test_large_component_warns_and_approximates_close_to_exact(seed):
     case = realistic_case(np.random.default_rng(seed))
     exact = infer(case).posterior.p_true.to_numpy()
-    cfg = ExactConfig.from_case(case, max_enumeration=3)
+    cfg = Config.from_case(case, max_enumeration=3)
     with pytest.warns(ApproximationWarning, match="mean-field"):
         res = infer(case, cfg)
     reported = {r.claim_id for r in case.reports}
@@ -287,14 +287,14 @@ def test_approximation_is_exact_when_reliability_is_fixed():
     case = realistic_case(np.random.default_rng(9), strength=(1e6, 1e6 + 1))
     exact = infer(case).posterior.p_true.to_numpy()
     with pytest.warns(ApproximationWarning):
-        approx = infer(case, ExactConfig.from_case(case, max_enumeration=3)).posterior
+        approx = infer(case, Config.from_case(case, max_enumeration=3)).posterior
     np.testing.assert_allclose(approx.p_true.to_numpy(), exact, atol=1e-4)
 
 
 def test_too_large_component_can_be_an_error():
     case = realistic_case(np.random.default_rng(1))
     with pytest.raises(EnumerationLimitError, match="too large"):
-        infer(case, ExactConfig.from_case(case, max_enumeration=3, on_large="error"))
+        infer(case, Config.from_case(case, max_enumeration=3, on_large="error"))
 
 
 def test_enumeration_limit_counts_states_not_claims():
@@ -395,7 +395,7 @@ def test_side_effect_channels_match_shifted_fixed_reliabilities():
                         {"claim_id": "d", "source_id": "s", "stance": "deny"}],
         }
     )  # fmt: skip
-    res = infer(case, ExactConfig.from_case(case, side_effect=a))
+    res = infer(case, Config.from_case(case, side_effect=a))
     expit = lambda x: 1 / (1 + math.exp(-x))  # noqa: E731
     logit = lambda p: math.log(p / (1 - p))  # noqa: E731
     lr_c = expit(logit(se) + a) / (1 - expit(logit(sp) - a))
@@ -409,5 +409,5 @@ def test_side_effect_channels_match_shifted_fixed_reliabilities():
 def test_side_effect_zero_changes_nothing():
     case = random_case(np.random.default_rng(3), n_claims=4, n_sources=3, n_reports=9)
     a = infer(case).log_odds
-    b = infer(case, ExactConfig.from_case(case, side_effect=0.0)).log_odds
+    b = infer(case, Config.from_case(case, side_effect=0.0)).log_odds
     pd.testing.assert_series_equal(a, b)

@@ -11,13 +11,17 @@ import pytest
 from scipy.special import expit, polygamma
 from test_streaming import random_records
 
-from belief.evidence import Evidence, ExactConfig, compile_evidence
-from belief.exact import infer
+from belief.config import Config
+from belief.evidence import Evidence, compile_case
+from belief.exact import infer_exact as infer
 from belief.exceptions import ConvergenceWarning, ValidationWarning
-from belief.fast import Block, group_variance, infer_fast, run_vb, trigamma, verbal_array
+from belief.arrays import verbal_array
+from belief.cells import trigamma
+from belief.fast import Block, infer_fast, run_vb
+from belief.meanfield import _group_variance as group_variance
 from belief.io import case_from_records
 from belief.meanfield import _group_logodds
-from belief.streaming import report_arrays_from_case
+from belief.evidence import report_arrays_from_case
 from belief.types import POSTERIOR_COLUMNS
 from belief.verbal import verbal
 
@@ -43,25 +47,29 @@ def well_reported(seed: int, n_claims: int = 10, n_sources: int = 4, density: fl
     return case_from_records({"claims": claims, "sources": sources, "reports": reports})
 
 
-# ---- independent reference: the same fixed point written per report, not per cell --------
+# ---- independent reference: the same fixed point written with a Python loop per cell ---------
 def _cavity_logratio(ev: Evidence, q: np.ndarray) -> np.ndarray:
-    """Per report: log P(stance | T=1) - log P(stance | T=0) under the source's cavity Beta."""
-    n_src, s = len(ev.source_ids), ev.r_source
-    w_c, w_d = ev.r_weight * ev.r_confirm, ev.r_weight * ~ev.r_confirm
-    # one cell per (claim, source) pair that occurs; never a dense claims x sources array
-    _, cell = np.unique(ev.r_claim * n_src + s, return_inverse=True)
+    """Per claim: sum over its (claim, source) cells of the cell's exact Beta-Binomial ratio.
 
-    def cavity(prior: np.ndarray, v: np.ndarray) -> np.ndarray:
-        # source total minus what this claim's own reports contributed
-        own = np.bincount(cell, v)[cell]
-        return prior[s] + np.bincount(s, v, n_src)[s] - own
+    Written independently of ``belief.cells``: a dict of cells, ``scipy.special.betaln``, and
+    the cavity (the source's statistics minus the cell's own reports) per cell.
+    """
+    from scipy.special import betaln
 
-    a, b = cavity(ev.a_se, w_c * q), cavity(ev.b_se, w_d * q)
-    c, d = cavity(ev.a_sp, w_d * (1 - q)), cavity(ev.b_sp, w_c * (1 - q))
-    # predictive probabilities under the cavity: P(confirm | T=1) = a / (a + b), etc.
-    log_se, log_1mse = np.log(a) - np.log(a + b), np.log(b) - np.log(a + b)
-    log_sp, log_1msp = np.log(c) - np.log(c + d), np.log(d) - np.log(c + d)
-    return w_c * (log_se - log_1msp) + w_d * (log_1mse - log_sp)
+    cells: dict[tuple[int, int], list[float]] = {}
+    for c, s, conf, w in zip(ev.r_claim, ev.r_source, ev.r_confirm, ev.r_weight):
+        xy = cells.setdefault((int(c), int(s)), [0.0, 0.0])
+        xy[0 if conf else 1] += float(w)
+    stats = np.column_stack([ev.a_se, ev.b_se, ev.a_sp, ev.b_sp]).astype(float)
+    for (c, s), (x, y) in cells.items():
+        stats[s] += (x * q[c], y * q[c], y * (1 - q[c]), x * (1 - q[c]))
+    out = np.zeros(len(ev.claim_ids))
+    for (c, s), (x, y) in cells.items():
+        a, b, cc, d = stats[s] - (x * q[c], y * q[c], y * (1 - q[c]), x * (1 - q[c]))
+        true = betaln(a + x, b + y) - betaln(a, b)  # x confirms, y denies | T = 1
+        false = betaln(cc + y, d + x) - betaln(cc, d)  # | T = 0
+        out[c] += true - false
+    return out
 
 
 def reference_cavity_logodds(
@@ -72,7 +80,7 @@ def reference_cavity_logodds(
     Parameters
     ----------
     ev : Evidence
-        Compiled case (:func:`belief.evidence.compile_evidence`).
+        Compiled case (:func:`belief.evidence.compile_case`).
     tol : float
         Stop when no claim's P(true) moves more than this in a sweep.
     max_iter : int
@@ -87,8 +95,7 @@ def reference_cavity_logodds(
     """
     lo = _group_logodds(ev.prior_logodds.copy(), ev.groups)
     for _ in range(max_iter):
-        delta = _cavity_logratio(ev, expit(lo)[ev.r_claim])
-        g = ev.prior_logodds + np.bincount(ev.r_claim, delta, len(ev.claim_ids))
+        g = ev.prior_logodds + _cavity_logratio(ev, expit(lo))
         new = damping * lo + (1 - damping) * _group_logodds(g, ev.groups)
         done = np.max(np.abs(expit(new) - expit(lo)), initial=0.0) < tol
         lo = new
@@ -99,11 +106,11 @@ def reference_cavity_logodds(
 
 @pytest.mark.parametrize("seed", range(10))
 def test_same_fixed_point_as_reference_cavity_loop(seed):
-    """The reference loop above computes the same approximation per report."""
+    """The reference loop above computes the same approximation cell by cell."""
     case = case_from_records(random_records(seed, n_reports=60))
-    for config in (ExactConfig(), ExactConfig(copy_weight=0.4)):
-        ev = compile_evidence(case, config)
-        got = infer_fast(ev, config, tol=1e-13).log_odds.to_numpy()
+    for config in (Config(), Config(copy_weight=0.4)):
+        ev = compile_case(case, config)
+        got = infer_fast(ev, config, tol=1e-13, exact_states=0).log_odds.to_numpy()
         np.testing.assert_allclose(got, reference_cavity_logodds(ev, tol=1e-13), atol=1e-9)
 
 
@@ -113,7 +120,7 @@ def test_fixed_reliabilities_equal_exact(seed):
     rec = random_records(seed, n_reports=50)
     for s in rec["sources"]:
         s.update(strength=1e9, sensitivity=0.8, specificity=0.7, admiralty="")
-    config = ExactConfig(
+    config = Config(
         default_prior={"sensitivity": 0.6, "specificity": 0.65, "strength": 1e9},
         kind_priors={k: {"strength": 1e9} for k in ("media", "blog", "wire")},
         copy_weight=0.5,
@@ -150,7 +157,7 @@ def test_interval_matches_monte_carlo_over_cavity_betas():
                 stance = str(rng.choice(["confirm", "deny"], p=[0.6, 0.4]))
                 reports.append({"claim_id": f"o{i}", "source_id": f"s{j}", "stance": stance})
     case = case_from_records({"claims": claims, "reports": reports})
-    ev = compile_evidence(case, ExactConfig())
+    ev = compile_case(case, Config())
     lo, post, *_ = run_vb(ev, tol=1e-12)
     q0 = expit(lo[0])
     m = ev.r_claim == 0  # one report per source on the target claim
@@ -183,7 +190,7 @@ def test_group_variance_matches_explicit_formula():
 
 def test_blocks_are_map_reduce_units():
     """Source statistics of claim-disjoint blocks sum to those of the whole; claims agree."""
-    ev = compile_evidence(case_from_records(random_records(2, n_reports=80)), ExactConfig())
+    ev = compile_case(case_from_records(random_records(2, n_reports=80)), Config())
     n_src, q = len(ev.source_ids), np.random.default_rng(0).uniform(size=len(ev.claim_ids))
     whole = Block(len(ev.claim_ids), n_src, ev.r_claim, ev.r_source, ev.r_confirm, ev.r_weight)
     post = np.column_stack([ev.a_se, ev.b_se, ev.a_sp, ev.b_sp]) + whole.source_stats(q)
@@ -201,9 +208,9 @@ def test_blocks_are_map_reduce_units():
 
 def test_inputs_case_evidence_and_arrays_agree():
     case = case_from_records({"reports": random_records(7)["reports"]})
-    config = ExactConfig(copy_weight=0.2)
+    config = Config(copy_weight=0.2)
     a = infer_fast(case, config)
-    b = infer_fast(compile_evidence(case, config), config)
+    b = infer_fast(compile_case(case, config), config)
     c = infer_fast(report_arrays_from_case(case), config)
     for other in (b, c):
         pd.testing.assert_frame_equal(a.posterior, other.posterior)

@@ -19,7 +19,8 @@ from scipy.special import digamma, expit, logit, logsumexp, polygamma
 pytest.importorskip("pymc")
 
 from belief._graph import build_model, encode_case, logit_normal
-from belief.evidence import ExactConfig, compile_evidence
+from belief.config import Config
+from belief.evidence import compile_case
 from belief.io import case_from_records
 from belief.model import DEFAULT_MODEL_CONFIG, prepare
 from belief.reliability import BetaPrior, resolve_source_prior
@@ -266,7 +267,7 @@ def test_extreme_evidence_is_stable():
 
 # -- encoding -----------------------------------------------------------------------------------
 def test_encoding_follows_copy_rules(case):
-    exact = ExactConfig.from_case(case)
+    exact = Config.from_case(case)
     data = encode_case(case, exact, keep_copies=True)
     rows = {
         (data.claim_ids[c], data.source_ids[s], bool(k), bool(y))
@@ -281,9 +282,9 @@ def test_encoding_follows_copy_rules(case):
 
 
 def test_encoding_matches_the_exact_engines_counts_and_priors(case):
-    exact = ExactConfig.from_case(case)
+    exact = Config.from_case(case)
     data = encode_case(case, exact, keep_copies=False)
-    ev = compile_evidence(case, exact)
+    ev = compile_case(case, exact)
     np.testing.assert_array_equal(data.n_reports, ev.n_reports)
     np.testing.assert_array_equal(data.n_independent, ev.n_independent)
     # with every learned signal effect at its prior centre, the prior log-odds are the exact's

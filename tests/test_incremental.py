@@ -8,16 +8,16 @@ import pytest
 from scipy.special import expit, logit
 from test_streaming import random_records
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ValidationError
 from belief.fast import Block, infer_fast
 from belief.incremental import Belief
 from belief.io import case_from_records
-from belief.streaming import report_arrays_from_case, resolve_copies
+from belief.evidence import report_arrays_from_case, resolve_copies
 from belief.types import Case, Claim, Report, Signal
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
-FIXED = ExactConfig(default_prior={"sensitivity": 0.8, "specificity": 0.7, "strength": 1e11})
+FIXED = Config(default_prior={"sensitivity": 0.8, "specificity": 0.7, "strength": 1e11})
 
 
 def shuffled(case: Case, seed: int) -> list[Report]:
@@ -28,7 +28,7 @@ def shuffled(case: Case, seed: int) -> list[Report]:
 @pytest.mark.parametrize("seed", range(6))
 def test_construction_equals_batch(seed):
     case = case_from_records(random_records(seed, n_reports=60))
-    config = ExactConfig(copy_weight=0.3)
+    config = Config(copy_weight=0.3)
     batch = infer_fast(case, config, tol=1e-12)
     belief = Belief(case, config, tol=1e-12)
     np.testing.assert_allclose(belief.log_odds, batch.log_odds, atol=1e-12)
@@ -39,7 +39,7 @@ def test_construction_equals_batch(seed):
 def test_stream_then_refit_equals_batch_on_the_same_reports(seed):
     """Reports arrive in random order, copies included; refit reaches the batch fixed point."""
     case = case_from_records(random_records(seed, n_reports=60))
-    config = ExactConfig(copy_weight=[0.0, 0.5, 1.0][seed % 3])
+    config = Config(copy_weight=[0.0, 0.5, 1.0][seed % 3])
     arrival = shuffled(case, seed)
     half = len(arrival) // 2
     belief = Belief(case.replace(reports=tuple(arrival[:half])), config, tol=1e-12)
@@ -60,14 +60,14 @@ def test_stream_then_refit_equals_batch_on_the_same_reports(seed):
 def test_stream_from_empty_with_new_claims_signals_and_groups():
     rec = random_records(11, n_reports=50)
     case = case_from_records(rec)
-    belief = Belief(Case(claims=(), sources=case.sources), ExactConfig(), tol=1e-12)
+    belief = Belief(Case(claims=(), sources=case.sources), Config(), tol=1e-12)
     for claim in case.claims:
         belief.add_claim(claim)
     for signal in case.signals:
         belief.add_signal(signal)
     belief.update(list(case.reports))
     belief.refit()
-    batch = infer_fast(case, ExactConfig(), tol=1e-12)
+    batch = infer_fast(case, Config(), tol=1e-12)
     np.testing.assert_allclose(belief.log_odds, batch.log_odds, atol=1e-8)
 
 
@@ -142,7 +142,7 @@ def test_frame_batch_and_refit_every():
 
 
 def test_new_claims_get_the_base_rate_and_unknown_sources_the_default():
-    belief = Belief(config=ExactConfig(base_rate=0.2))
+    belief = Belief(config=Config(base_rate=0.2))
     belief.update(Report("new", "s", "neutral"))
     assert belief.p("new") == pytest.approx(0.2)
     assert belief.posterior.set_index("claim_id").loc["new", "n_reports"] == 1

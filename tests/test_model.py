@@ -28,7 +28,7 @@ from test_graph import RECORDS  # noqa: E402  (tests/ is on sys.path under pytes
 
 from belief._graph import build_model  # noqa: E402
 from belief.diagnostics import check_convergence, stance_check  # noqa: E402
-from belief.exact import infer  # noqa: E402
+from belief.exact import infer_exact as infer  # noqa: E402
 from belief.exceptions import (  # noqa: E402
     ConvergenceWarning,
     ModelMismatchError,

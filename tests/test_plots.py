@@ -16,8 +16,8 @@ import pytest
 from scipy.stats import beta
 
 from belief import plots, scoring
-from belief.evidence import ExactConfig
-from belief.exact import infer
+from belief.config import Config
+from belief.exact import infer_exact as infer
 from belief.exceptions import ValidationError
 from belief.io import case_from_records, read_case
 from belief.reliability import BetaPrior, SourcePrior
@@ -173,7 +173,7 @@ def test_reliability_prior_table_is_beta_quantiles(small_case):
     # s2 is Admiralty B: mean 0.85, strength 12
     assert t.loc["s2", "spec_mean"] == pytest.approx(0.85)
     calibrated = SourcePrior(BetaPrior(30, 10), BetaPrior(5, 5))
-    cfg = ExactConfig.from_case(small_case, source_priors={"s1": calibrated})
+    cfg = Config.from_case(small_case, source_priors={"s1": calibrated})
     t2 = plots.reliability_prior_table(small_case, cfg).set_index("source_id")
     assert t2.loc["s1", "sens_mean"] == pytest.approx(0.75)
     assert t2.loc["s1", "strength"] == pytest.approx(40)

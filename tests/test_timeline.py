@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from belief.exact import infer
+from belief.exact import infer_exact as infer
 from belief.io import case_from_records, read_case
 from belief.timeline import contributions, timeline
 

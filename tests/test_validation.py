@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import BeliefError, ValidationError, ValidationWarning
 from belief.io import case_from_records, read_case, read_tables
 from belief.types import Case, Claim, Report
@@ -746,9 +746,9 @@ def case_with_config(**config) -> Case:
 
 def test_unknown_config_key():
     with pytest.raises(
-        ValidationError, match=r"case config: unknown key\(s\) bogus, zeta; expected any of "
+        ValidationError, match=r"config: unknown setting\(s\) bogus, zeta; expected any of "
     ):
-        ExactConfig.from_case(case_with_config(base_rate=0.3, bogus=1, zeta=2))
+        Config.from_case(case_with_config(base_rate=0.3, bogus=1, zeta=2))
 
 
 @pytest.mark.parametrize(
@@ -761,9 +761,9 @@ def test_unknown_config_key():
         ("base_rate", True, "a number in (0, 1)"),
         ("copy_weight", -0.1, "a number in [0, 1]"),
         ("copy_weight", 1.5, "a number in [0, 1]"),
-        ("max_enumeration", 0, "an integer in 1..26"),
-        ("max_enumeration", 27, "an integer in 1..26"),
-        ("max_enumeration", 2.5, "an integer in 1..26"),
+        ("max_enumeration", 0, "an integer in 1..24"),
+        ("max_enumeration", 25, "an integer in 1..24"),
+        ("max_enumeration", 2.5, "an integer in 1..24"),
         ("on_large", "explode", "one of approximate, error"),
     ],
 )
@@ -771,26 +771,26 @@ def test_bad_config_values(key, value, allowed):
     with pytest.raises(
         ValidationError, match=esc(f"config {key}: expected {allowed} but got {value!r}")
     ):
-        ExactConfig.from_case(case_with_config(**{key: value}))
+        Config.from_case(case_with_config(**{key: value}))
 
 
 def test_bad_signal_effect_and_overrides():
     with pytest.raises(ValidationError, match=r"config signal_effects\['k'\]: expected a number"):
-        ExactConfig.from_case(case_with_config(signal_effects={"k": math.inf}))
+        Config.from_case(case_with_config(signal_effects={"k": math.inf}))
     with pytest.raises(ValidationError, match=r"config signal_effects: expected a mapping"):
-        ExactConfig.from_case(case_with_config(signal_effects=3))
+        Config.from_case(case_with_config(signal_effects=3))
     with pytest.raises(ValidationError, match=r"kind_priors\['blog'\]\.sensitivity: expected"):
-        ExactConfig.from_case(case_with_config(kind_priors={"blog": {"sensitivity": 2}}))
+        Config.from_case(case_with_config(kind_priors={"blog": {"sensitivity": 2}}))
     with pytest.raises(ValidationError, match=r"kind_priors\['blog'\]: expected a mapping with"):
-        ExactConfig.from_case(case_with_config(kind_priors={"blog": {"sens": 0.5}}))
+        Config.from_case(case_with_config(kind_priors={"blog": {"sens": 0.5}}))
     with pytest.raises(ValidationError, match="config base_rate"):
-        ExactConfig.from_case(case_with_config(), base_rate=2.0)
-    cfg = ExactConfig.from_case(case_with_config(base_rate=0.2), base_rate=0.7, copy_weight=None)
+        Config.from_case(case_with_config(), base_rate=2.0)
+    cfg = Config.from_case(case_with_config(base_rate=0.2), base_rate=0.7, copy_weight=None)
     assert cfg.base_rate == 0.7 and cfg.copy_weight == 0.0
 
 
 def test_khasham_config_is_valid(khasham_path):
-    cfg = ExactConfig.from_case(read_case(khasham_path))
+    cfg = Config.from_case(read_case(khasham_path))
     assert cfg.signal_effects["hostile_rhetoric"] == 0.7
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from scipy.special import expit, logit
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ValidationError
 from belief.plots._common import _DOWN, _UP, _ZERO, _new_ax
 from belief.timeline import contributions
@@ -28,7 +28,7 @@ def plot_contributions(
     case: Case,
     claim_id: str,
     *,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     value: str = "sequential",
     ax: Axes | None = None,
 ) -> Axes:
@@ -44,7 +44,7 @@ def plot_contributions(
     ----------
     case : Case
     claim_id : str
-    config : ExactConfig, optional
+    config : Config, optional
     value : {"sequential", "loo"}
     ax : Axes, optional
 

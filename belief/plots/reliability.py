@@ -10,7 +10,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from belief.evidence import ExactConfig
+from belief.config import Config
 from belief.exceptions import ValidationError
 from belief.plots._common import _LINE_COLORS, _LINE_STYLES, _UP, _new_ax, _shade_bands
 from belief.sensitivity import what_if_table
@@ -135,7 +135,7 @@ def plot_what_if(
     kind: str | None = None,
     param: str = "both",
     values: ArrayLike | None = None,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """P(true) of claims as one source's (or kind's) prior reliability is varied.

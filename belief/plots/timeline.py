@@ -10,7 +10,8 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
-from belief.evidence import ExactConfig, compile_evidence
+from belief.config import Config
+from belief.evidence import compile_case
 from belief.exact import components
 from belief.plots._common import (
     _LINE_COLORS,
@@ -56,8 +57,8 @@ def _step_x(tl: pd.DataFrame) -> tuple[pd.Series, bool]:
     return x, True
 
 
-def _component_of(case: Case, config: ExactConfig) -> dict[str, int]:
-    ev = compile_evidence(case, config)
+def _component_of(case: Case, config: Config) -> dict[str, int]:
+    ev = compile_case(case, config)
     return {ev.claim_ids[i]: k for k, comp in enumerate(components(ev)) for i in comp}
 
 
@@ -100,7 +101,7 @@ def plot_timeline(
     case: Case,
     claim_ids: str | Sequence[str] | None = None,
     *,
-    config: ExactConfig | None = None,
+    config: Config | None = None,
     ax: Axes | None = None,
     marker_size: float = 7.0,
 ) -> Axes:
@@ -116,8 +117,8 @@ def plot_timeline(
     case : Case
     claim_ids : str or sequence of str, optional
         Claims to plot; default all (keep it to a handful for a readable plot).
-    config : ExactConfig, optional
-        Default ``ExactConfig.from_case(case)``.
+    config : Config, optional
+        Default ``Config.from_case(case)``.
     ax : Axes, optional
         Where to draw; a new 10 x 5.5 in figure by default.
     marker_size : float
@@ -137,7 +138,7 @@ def plot_timeline(
     >>> [round(float(y), 2) for y in ax.lines[0].get_ydata()]
     [0.5, 0.65, 0.5, 0.5]
     """
-    config = ExactConfig.from_case(case) if config is None else config
+    config = Config.from_case(case) if config is None else config
     claim_ids = [claim_ids] if isinstance(claim_ids, str) else claim_ids
     claim_ids = list(case.claim_ids if claim_ids is None else claim_ids)
     tl = timeline(case, claim_ids, config)
