@@ -142,8 +142,16 @@ def posterior_frame(
     n_reports: np.ndarray,
     n_independent: np.ndarray,
 ) -> pd.DataFrame:
-    """The contract's posterior table from arrays."""
+    """The contract's posterior table from arrays (a BeliefError instead of any NaN)."""
     p = expit(lo)
+    bad = np.isnan(lo) | np.isnan(interval[0]) | np.isnan(interval[1])
+    if bad.any():
+        from belief.exceptions import BeliefError
+
+        names = ", ".join(repr(claim_ids[i]) for i in np.flatnonzero(bad)[:5])
+        raise BeliefError(
+            f"numerical failure (NaN) on claim(s) {names}: check for extreme prior strengths"
+        )
     cols = [p, *interval, verbal_array(p), n_reports, n_independent]
     return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])))
 

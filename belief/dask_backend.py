@@ -486,7 +486,7 @@ def infer_dask(
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
-    exact = _exact_small(run, parts, prior, exact_states)
+    exact = _exact_small(run, parts, prior, min(exact_states, 2**config.max_enumeration))
     if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
         fixed = dask.delayed(exact, pure=True)
         states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])

@@ -39,6 +39,7 @@ of 10 claims and 4 sources reporting on 90% of them (priors of strength 4-10), t
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -146,7 +147,7 @@ EXACT_COMPONENTS = 20_000
 
 
 def exact_small_components(
-    ev: Evidence, lo: np.ndarray, max_states: int = EXACT_STATES
+    ev: Evidence, lo: np.ndarray, max_states: int = EXACT_STATES, block: Block | None = None
 ) -> np.ndarray:
     """Replace mean-field log-odds by exact ones on small coupled components.
 
@@ -161,15 +162,47 @@ def exact_small_components(
     """
     from belief.exact import _enumerate, components, n_states
 
+    none = np.zeros(0, np.int64)
     if max_states < 2:
-        return np.zeros(0, np.int64)
+        return none
+    # a claim can lie in a small component only if each of its sources has few claims
+    if block is not None:  # its cells are the distinct (claim, source) pairs already
+        c_of, s_of = block.claim, block.source
+    else:
+        n_src = max(len(ev.source_ids), 1)
+        cells = np.unique(ev.r_claim * n_src + ev.r_source)
+        c_of, s_of = cells // n_src, cells % n_src
+    n_claims_of = np.bincount(s_of, minlength=len(ev.source_ids))
+    big = np.bincount(c_of, n_claims_of[s_of] > 24, len(ev.claim_ids)) > 0
+    for g in ev.groups:
+        if len(g) > 24 or big[g].any():
+            big[g] = True
+    # a source that also reports on a big claim links its claims to a large component
+    touches_big = np.bincount(s_of, big[c_of], len(ev.source_ids)) > 0
+    linked = np.bincount(c_of, touches_big[s_of], len(ev.claim_ids)) > 0
+    shared = np.bincount(c_of, n_claims_of[s_of] > 1, len(ev.claim_ids)) > 0
+    cand = ~big
+    groups = [g for g in ev.groups if cand[g[0]]]
+    if not (shared & cand).any() and not groups:
+        return none  # every component is a singleton or too large
+    keep = cand[ev.r_claim]  # enumerate on the candidates' reports only
+    sub = replace(
+        ev,
+        r_claim=ev.r_claim[keep],
+        r_source=ev.r_source[keep],
+        r_confirm=ev.r_confirm[keep],
+        r_weight=ev.r_weight[keep],
+        groups=groups,
+    )
     small = [
-        c for c in components(ev) if 2 <= len(c) <= 24 and n_states(c, ev.groups) <= max_states
-    ]
+        c for c in components(sub)
+        if 2 <= len(c) <= 24 and cand[c[0]] and not linked[c].any()
+        and n_states(c, groups) <= max_states
+    ]  # fmt: skip
     if not small or len(small) > EXACT_COMPONENTS:
-        return np.zeros(0, np.int64)
+        return none
     for comp in small:
-        lo[comp] = _enumerate(ev, comp)
+        lo[comp] = _enumerate(sub, comp)
     return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
 
 
@@ -250,8 +283,9 @@ def infer_fast(
     init : ndarray, optional
         Starting log-odds per claim (warm start); default: the prior log-odds.
     exact_states : int
-        Enumerate small coupled components exactly up to this many joint states
-        (:func:`exact_small_components`); ``0`` gives pure mean-field (as the Dask backend).
+        Enumerate small coupled components exactly up to this many joint states (and at most
+        ``2**config.max_enumeration``; :func:`exact_small_components`); ``0`` gives pure
+        mean-field.
 
     Returns
     -------
@@ -292,7 +326,7 @@ def _result(
             ConvergenceWarning,
             stacklevel=3,
         )
-    exact = exact_small_components(ev, lo, exact_states)
+    exact = exact_small_components(ev, lo, min(exact_states, 2**config.max_enumeration), block)
     if len(exact):  # the reliability posteriors and intervals follow the final state
         post = source_posteriors(block.source_stats(expit(lo)), _priors(ev))
     centre, var = interval_moments(block, ev.prior_logodds, ev.groups, post, lo)

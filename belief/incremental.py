@@ -49,7 +49,7 @@ from belief.evidence import (
     source_prior_rows,
 )
 from belief.exceptions import ValidationError
-from belief.fast import bounds, exact_small_components, interval_moments, run_vb
+from belief.fast import EXACT_STATES, bounds, exact_small_components, interval_moments, run_vb
 from belief.meanfield import _group_logodds
 from belief.result import BeliefResult, Interval
 from belief.streaming import report_items
@@ -344,7 +344,9 @@ class Belief:
         lo, post, *_ = run_vb(
             ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=self._lo.v
         )
-        if len(exact_small_components(ev, lo)):  # as the fast engine: small components exactly
+        if len(
+            exact_small_components(ev, lo, min(EXACT_STATES, 2**self.config.max_enumeration))
+        ):  # as the fast engine: small components exactly
             block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
                           ev.r_confirm, ev.r_weight)  # fmt: skip
             post = ev.priors + block.source_stats(expit(lo))  # the statistics follow the state

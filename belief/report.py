@@ -76,7 +76,7 @@ def _claims_table(case: Case, post: pd.DataFrame) -> pd.DataFrame:
             "claim": r.claim_id,
             "group": text[r.claim_id][1],
             "P(true)": f"{r.p_true:.3f}",
-            "90% interval": "(none)" if same else f"{r.p_low:.3f} – {r.p_high:.3f}",
+            "interval": "(none)" if same else f"{r.p_low:.3f} – {r.p_high:.3f}",
             "verbal": r.verbal,
             "reports (independent)": f"{r.n_reports} ({r.n_independent})",
             "text": text[r.claim_id][0],
@@ -289,6 +289,7 @@ def build_report(
         ),
         Block("h2", "Claims"),
         Block("table", _claims_table(case, post)),
+        Block("p", f"Interval: {post.attrs.get('interval', 'as the method computes it')}."),
     ]
     blocks = [b for b in head if b is not None]
     blocks += _figures(case, config) + _ach(case, config) + _sources(case, config)

@@ -54,7 +54,7 @@ def verbal(p: float) -> str:
 
 
 def verbal_array(p: np.ndarray) -> np.ndarray:
-    """The ICD 203 term of every probability in ``p`` (no validation; see :func:`verbal`).
+    """The ICD 203 term of every probability in ``p`` (NaN raises; see :func:`verbal`).
 
     Examples
     --------
@@ -62,6 +62,8 @@ def verbal_array(p: np.ndarray) -> np.ndarray:
     ['almost no chance', 'roughly even chance', 'likely']
     """
     raw = np.asarray(p, dtype=float)
+    if np.isnan(raw).any():
+        raise ValueError("p contains NaN: no ICD 203 term describes it")
     # 1 - 0.55 is 0.44999999999999996 in floating point: compare at 12 decimals so that
     # the term of 1 - p is always the mirror term of p's, as the table promises
     p = np.round(raw, 12)

@@ -22,6 +22,11 @@ busy machine's preemption does not inflate):
 
 * ``fast``: :func:`belief.fast.infer_fast` on coded arrays (compilation, sweeps, intervals and
   the posterior table);
+* ``fast-meanfield``: the same with ``exact_states=0`` (no enumeration of small coupled
+  components): the baseline that shows what the components pass costs;
+* ``fast-repeats``: the same world with every tenth report repeated three more times (cells of
+  several reports take the exact Beta-Binomial ratio instead of one log): the cost of the
+  per-cell fix for repeated reports;
 * ``fast-csv``: the same from reports.csv (:func:`belief.streaming.read_evidence` + engine);
 * ``dask`` (``--dask``): :func:`belief.dask_backend.infer_dask` on the reports split into 4
   files, threads scheduler;
@@ -115,7 +120,7 @@ def _brier(p: np.ndarray, data: dict[str, np.ndarray]) -> float:
 
 
 def _arrays(data: dict[str, np.ndarray]):
-    from belief.streaming import NO_TIME, ReportArrays
+    from belief.arrays import NO_TIME, ReportArrays
 
     n, n_claims = len(data["claim"]), len(data["truth"])
     n_sources = int(data["source"].max()) + 1
@@ -136,7 +141,15 @@ def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> 
 
     config = Config(base_rate=BASE_RATE)
     out: dict = {}
-    if method == "fast":
+    if method in ("fast", "fast-meanfield"):
+        arrays = _arrays(data)
+        out["base_mb"] = _rss_mb()
+        t0 = time.perf_counter()
+        result = infer_fast(arrays, config, exact_states=0 if method == "fast-meanfield" else 4096)
+    elif method == "fast-repeats":
+        idx = np.arange(len(data["claim"]))
+        idx = np.sort(np.r_[idx, np.repeat(idx[::10], 3)])
+        data = {**data, **{k: data[k][idx] for k in ("claim", "source", "confirm")}}
         arrays = _arrays(data)
         out["base_mb"] = _rss_mb()
         t0 = time.perf_counter()
@@ -247,7 +260,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.child:
         child(args.child[0], Path(args.child[1]))
         return
-    methods = ["fast", "fast-csv", *(["dask"] if args.dask else []), "incremental"]
+    methods = ["fast", "fast-meanfield", "fast-repeats", "fast-csv",
+               *(["dask"] if args.dask else []), "incremental"]  # fmt: skip
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}\n")
     head = "| reports | claims | sources | method | seconds | peak MB | base MB | Brier | sweeps "
     print(head + "| × faster than crowd-kit | update median µs | update p99 µs | p99 CPU µs |")

@@ -11,8 +11,8 @@ from test_streaming import random_records, write_records
 
 pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed (extra 'dask')")
 
-from belief.dask_backend import infer_dask
 from belief.config import Config
+from belief.dask_backend import infer_dask
 from belief.exceptions import ValidationError
 from belief.fast import infer_fast
 from belief.streaming import read_evidence

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -406,8 +407,15 @@ def test_side_effect_channels_match_shifted_fixed_reliabilities():
     assert res.log_odds["c"] < infer(case).log_odds["c"]
 
 
-def test_side_effect_zero_changes_nothing():
+def test_side_effect_zero_equals_a_case_without_sides():
+    """side_effect 0 with sides and favors set: the answer of the same case stripped of sides."""
     case = random_case(np.random.default_rng(3), n_claims=4, n_sources=3, n_reports=9)
-    a = infer(case).log_odds
-    b = infer(case, Config.from_case(case, side_effect=0.0)).log_odds
-    pd.testing.assert_series_equal(a, b)
+    sided = case.replace(
+        claims=tuple(replace(c, favors=["red", "blue"][i % 2]) for i, c in enumerate(case.claims)),
+        sources=tuple(replace(s, side="red") for s in case.source_map().values()),
+    )
+    plain = infer(case).log_odds
+    zero = infer(sided, Config.from_case(sided, side_effect=0.0)).log_odds
+    pd.testing.assert_series_equal(zero, plain)
+    moved = infer(sided, Config.from_case(sided, side_effect=1.0)).log_odds
+    assert (moved - plain).abs().max() > 1e-3  # and a non-zero effect does move it

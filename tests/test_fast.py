@@ -11,19 +11,18 @@ import pytest
 from scipy.special import expit, polygamma
 from test_streaming import random_records
 
-from belief.config import Config
-from belief.evidence import Evidence, compile_case
-from belief.exact import infer_exact as infer
-from belief.exceptions import ConvergenceWarning, ValidationWarning
 from belief.arrays import verbal_array
 from belief.cells import trigamma
+from belief.config import Config
+from belief.evidence import Evidence, compile_case, report_arrays_from_case
+from belief.exact import infer_exact as infer
+from belief.exceptions import ConvergenceWarning
 from belief.fast import Block, infer_fast, run_vb
-from belief.meanfield import _group_variance as group_variance
 from belief.io import case_from_records
 from belief.meanfield import _group_logodds
-from belief.evidence import report_arrays_from_case
+from belief.meanfield import _group_variance as group_variance
 from belief.types import POSTERIOR_COLUMNS
-from belief.verbal import verbal
+from belief.verbal import ICD203_TERMS, verbal
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
 
@@ -249,11 +248,21 @@ def test_warm_start_reaches_the_same_fixed_point():
     np.testing.assert_allclose(cold.log_odds, warm.log_odds, atol=1e-8)
 
 
-def test_verbal_array_matches_verbal():
-    edges = [0.0, 0.05, 0.2, 0.45, 0.5, 0.55, 0.8, 0.95, 1.0]
-    p = np.r_[edges, np.nextafter(edges, 2), np.nextafter(edges, -1)[1:], np.linspace(0, 1, 999)]
-    p = np.clip(p, 0, 1)
-    assert verbal_array(p).tolist() == [verbal(float(x)) for x in p]
+def test_verbal_array_against_the_icd203_table():
+    """Terms from the directive's table, written out by hand (not via verbal())."""
+    table = [  # (lowest p, highest p) of each term, edges as documented in belief.verbal
+        ("almost no chance", 0.0, 0.0499999), ("very unlikely", 0.05, 0.1999999),
+        ("unlikely", 0.2, 0.4499999), ("roughly even chance", 0.45, 0.55),
+        ("likely", 0.5500001, 0.8), ("very likely", 0.8000001, 0.95),
+        ("almost certain", 0.9500001, 1.0),
+    ]  # fmt: skip
+    for term, low, high in table:
+        p = np.linspace(low, high, 101)
+        assert set(verbal_array(p).tolist()) == {term}, term
+    p = np.linspace(0, 1, 1001)  # mirror symmetry, as the module promises
+    mirror = dict(zip(ICD203_TERMS, ICD203_TERMS[::-1]))
+    assert [mirror[t] for t in verbal_array(p)] == verbal_array(1 - p).tolist()
+    assert verbal(0.8) == "likely" and verbal(1 - 0.55) == "roughly even chance"
 
 
 def test_trigamma_against_scipy():
@@ -264,5 +273,5 @@ def test_trigamma_against_scipy():
 def test_warning_free_on_clean_case():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        infer_fast(well_reported(0))
-    assert ValidationWarning  # imported for the module-level filter
+        res = infer_fast(well_reported(0))
+    assert res.converged

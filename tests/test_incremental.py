@@ -9,11 +9,11 @@ from scipy.special import expit, logit
 from test_streaming import random_records
 
 from belief.config import Config
+from belief.evidence import report_arrays_from_case, resolve_copies
 from belief.exceptions import ValidationError
 from belief.fast import Block, infer_fast
 from belief.incremental import Belief
 from belief.io import case_from_records
-from belief.evidence import report_arrays_from_case, resolve_copies
 from belief.types import Case, Claim, Report, Signal
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
