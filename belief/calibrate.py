@@ -257,10 +257,10 @@ def calibrate(
     (['blog', 'media', 'wire'], True)
     """
     if method not in METHODS:
-        raise ValidationError(f"method should be one of {list(METHODS)} but got {method!r}")
+        raise ValidationError(f"method: expected one of {list(METHODS)} but got {method!r}")
     if method == "bayes" and bayes_method not in BAYES_METHODS:
         raise ValidationError(
-            f"bayes_method should be one of {list(BAYES_METHODS)} but got {bayes_method!r}"
+            f"bayes_method: expected one of {list(BAYES_METHODS)} but got {bayes_method!r}"
         )
     em = fit_em(case, config, max_iter=max_iter, tol=tol)
     if method == "em":

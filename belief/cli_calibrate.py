@@ -83,7 +83,7 @@ def fit_predictor(method: str, **options: Any) -> FitPredict:
     ['c0001', 'c0002']
     """
     if method not in EVAL_METHODS:
-        raise ValidationError(f"--method should be one of {list(EVAL_METHODS)} but got {method!r}")
+        raise ValidationError(f"--method: expected one of {list(EVAL_METHODS)} but got {method!r}")
     sampler = options.get("sampler_config")
     if method in METHODS:  # engines that ignore truths: one run serves every fold
         joint = {"sampler_config": sampler} if method in ("mcmc", "advi", "map") else {}

@@ -201,7 +201,7 @@ def stance_check(idata, *, by: str = "kind", n_draws: int = 500, random_seed=Non
     ...
     """
     if by not in ("kind", "source"):
-        raise ValidationError(f"by should be one of ['kind', 'source'] but got {by!r}")
+        raise ValidationError(f"by: expected one of ['kind', 'source'] but got {by!r}")
     cd = idata.constant_data
     rng = np.random.default_rng(random_seed)
     total = idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]

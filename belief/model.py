@@ -89,7 +89,7 @@ def _check_keys(given: Mapping[str, Any], allowed: Mapping[str, Any], what: str)
 def _resolve_base_rate(spec: Any, case_rate: float) -> Any:
     if isinstance(spec, int | float):
         if not 0.0 < spec < 1.0:
-            raise ValidationError(f"model_config base_rate should be in (0, 1) but got {spec}")
+            raise ValidationError(f"model_config base_rate: expected a number in (0, 1) but got {spec}")
         return float(spec)
     if "alpha" in spec:
         return {"alpha": float(spec["alpha"]), "beta": float(spec["beta"])}
@@ -110,14 +110,14 @@ def resolve_config(config: Mapping[str, Any], exact: Config) -> dict[str, Any]:
     out["base_rate"] = _resolve_base_rate(config["base_rate"], exact.base_rate)
     cw = exact.copy_weight if config["copy_weight"] is None else config["copy_weight"]
     if isinstance(cw, int | float) and not 0.0 <= cw <= 1.0:
-        raise ValidationError(f"model_config copy_weight should be in [0, 1] but got {cw}")
+        raise ValidationError(f"model_config copy_weight: expected a number in [0, 1] but got {cw}")
     out["copy_weight"] = float(cw) if isinstance(cw, int | float) else dict(cw)
     for key in ("kind_mean_sd", "kind_sd_scale"):
         if not float(config[key]) > 0:
-            raise ValidationError(f"model_config {key} should be > 0 but got {config[key]}")
+            raise ValidationError(f"model_config {key}: expected a number > 0 but got {config[key]}")
     if not float(config["signal_effect_sd"]) >= 0:
         raise ValidationError(
-            f"model_config signal_effect_sd should be >= 0 but got {config['signal_effect_sd']}"
+            f"model_config signal_effect_sd: expected a number >= 0 but got {config['signal_effect_sd']}"
         )
     return out
 
@@ -276,7 +276,7 @@ class ClaimBeliefModel:
         0
         """
         if method not in METHODS:
-            raise ValidationError(f"method should be one of {list(METHODS)} but got {method!r}")
+            raise ValidationError(f"method: expected one of {list(METHODS)} but got {method!r}")
         if not isinstance(case, Case):
             from belief.io import read_case
 

@@ -94,9 +94,13 @@ class CalibratedPriors:
 
     def __post_init__(self) -> None:
         if not 0.0 < self.base_rate < 1.0:
-            raise ValidationError(f"base_rate should be in (0, 1) but got {self.base_rate}")
+            raise ValidationError(
+                f"priors base_rate: expected a number in (0, 1) but got {self.base_rate!r}"
+            )
         if not math.isfinite(self.side_effect):
-            raise ValidationError(f"side_effect should be finite but got {self.side_effect}")
+            raise ValidationError(
+                f"priors side_effect: expected a finite number but got {self.side_effect!r}"
+            )
 
     def source_prior(self, source: Source) -> SourcePrior:
         """Learned prior of ``source``: its own if calibrated, else its kind's, else the default."""
@@ -177,11 +181,11 @@ def _check_schema(data: Any, label: str) -> None:
 
 def _get(data: Mapping[str, Any], key: str, kind: type, label: str, path: str = "") -> Any:
     if key not in data:
-        raise ValidationError(f"{label}: field '{path}{key}' is missing")
+        raise ValidationError(f"{label}: field '{path}{key}': expected a value but it is missing")
     if not isinstance(data[key], kind):
         raise ValidationError(
-            f"{label}: field '{path}{key}' should be a JSON {'object' if kind is dict else kind}"
-            f" but got {data[key]!r}"
+            f"{label}: field '{path}{key}': expected a JSON "
+            f"{'object' if kind is dict else kind.__name__} but got {data[key]!r}"
         )
     return data[key]
 
@@ -199,14 +203,14 @@ def _number(
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or (math.isfinite(low) and not low < value < high):
         allowed = "a finite number" if math.isinf(low) else f"a number in ({low:g}, {high:g})"
-        raise ValidationError(f"{label}: field '{path}{key}' should be {allowed} but got {value!r}")
+        raise ValidationError(f"{label}: field '{path}{key}': expected {allowed} but got {value!r}")
     return float(value)
 
 
 def _sp_load(value: Any, label: str, path: str) -> SourcePrior:
     full = f"reliability.{path}"
     if not isinstance(value, dict):
-        raise ValidationError(f"{label}: field '{full}' should be a JSON object, got {value!r}")
+        raise ValidationError(f"{label}: field '{full}': expected a JSON object but got {value!r}")
     betas = []
     for rate in _RATES:
         b = _get(value, rate, dict, label, f"{full}.")

@@ -62,9 +62,9 @@ class BetaPrior:
     def from_mean_strength(cls, mean: float, strength: float) -> BetaPrior:
         """Build from a mean in (0, 1) and a strength (pseudo-count) > 0."""
         if not 0.0 < mean < 1.0:
-            raise ValidationError(f"mean should be in the open interval (0, 1) but got {mean}")
+            raise ValidationError(f"mean: expected a number in (0, 1) but got {mean}")
         if not strength > 0:
-            raise ValidationError(f"strength should be > 0 but got {strength}")
+            raise ValidationError(f"strength: expected a number > 0 but got {strength}")
         return cls(float(mean * strength), float((1.0 - mean) * strength))
 
     @property

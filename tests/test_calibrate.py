@@ -139,9 +139,9 @@ def test_two_true_claims_in_a_group_is_a_validation_error():
 
 def test_bad_arguments():
     case = Case((Claim("a", truth=True),))
-    with pytest.raises(ValidationError, match=r"method should be one of \['em', 'bayes'\]"):
+    with pytest.raises(ValidationError, match=r"method: expected one of \['em', 'bayes'\]"):
         calibrate(case, "mle")
-    with pytest.raises(ValidationError, match=r"bayes_method should be one of \['advi', 'mcmc'\]"):
+    with pytest.raises(ValidationError, match=r"bayes_method: expected one of \['advi', 'mcmc'\]"):
         calibrate(case, "bayes", bayes_method="map")
     with pytest.raises(ValidationError, match="no claims"):
         calibrate(Case(()))

@@ -82,11 +82,11 @@ def test_not_fitted(attr):
 
 
 def test_bad_configuration_is_rejected_with_the_allowed_values(seed_case):
-    with pytest.raises(ValidationError, match="method should be one of"):
+    with pytest.raises(ValidationError, match="method: expected one of"):
         ClaimBeliefModel().fit(seed_case, method="gibbs")
     with pytest.raises(ValidationError, match=r"Unknown model_config key.*'priors'"):
         ClaimBeliefModel(model_config={"priors": 1}).fit(seed_case)
-    with pytest.raises(ValidationError, match="base_rate should be in"):
+    with pytest.raises(ValidationError, match="base_rate: expected a number in"):
         ClaimBeliefModel(model_config={"base_rate": 1.5}).fit(seed_case, method="map")
     with pytest.raises(ValidationError, match="no claims"):
         ClaimBeliefModel().fit(seed_case.replace(claims=(), reports=(), signals=()))

@@ -84,20 +84,20 @@ def test_foreign_or_other_version_is_a_model_mismatch(tmp_path, content, match):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda d: d.pop("reliability"), "field 'reliability' is missing"),
-        (lambda d: d.update(base_rate=1.5), r"field 'base_rate' should be a number in \(0, 1\)"),
-        (lambda d: d.update(side_effect="big"), "field 'side_effect' should be a finite number"),
+        (lambda d: d.pop("reliability"), "field 'reliability': expected a value but it is missing"),
+        (lambda d: d.update(base_rate=1.5), r"field 'base_rate': expected a number in \(0, 1\)"),
+        (lambda d: d.update(side_effect="big"), "field 'side_effect': expected a finite number"),
         (
             lambda d: d["reliability"]["sources"]["s1"]["sensitivity"].update(alpha=-1),
-            r"'reliability.sources.s1.sensitivity.alpha' should be a number in \(0, inf\)",
+            r"'reliability.sources.s1.sensitivity.alpha': expected a number in \(0, inf\)",
         ),
         (
             lambda d: d["reliability"]["kinds"]["wire"].pop("specificity"),
-            "field 'reliability.kinds.wire.specificity' is missing",
+            "field 'reliability.kinds.wire.specificity': expected a value but it is missing",
         ),
         (
             lambda d: d["signal_effects"].update(hostile_rhetoric=None),
-            "field 'signal_effects.hostile_rhetoric' should be a finite number",
+            "field 'signal_effects.hostile_rhetoric': expected a finite number",
         ),
     ],
 )

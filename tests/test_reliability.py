@@ -140,9 +140,9 @@ def test_khasham_kind_priors_reach_the_sources(khasham_path):
 
 
 def test_invalid_kind_prior_values_are_validation_errors():
-    with pytest.raises(ValidationError, match="mean should be in the open interval"):
+    with pytest.raises(ValidationError, match="mean: expected a number in \(0, 1\)"):
         resolve_source_prior(Source("s", kind="x"), {"x": {"sensitivity": 1.5}})
-    with pytest.raises(ValidationError, match="strength should be > 0"):
+    with pytest.raises(ValidationError, match="strength: expected a number > 0"):
         resolve_source_prior(Source("s"), default={"strength": 0})
 
 
@@ -159,13 +159,13 @@ def test_beta_prior_rejects_non_positive_parameters(alpha, beta):
 
 @pytest.mark.parametrize("mean", [0.0, 1.0, -0.1, 1.2, math.nan])
 def test_from_mean_strength_rejects_bad_mean(mean):
-    with pytest.raises(ValidationError, match="mean should be in the open interval"):
+    with pytest.raises(ValidationError, match="mean: expected a number in \(0, 1\)"):
         BetaPrior.from_mean_strength(mean, 4)
 
 
 @pytest.mark.parametrize("strength", [0.0, -3.0, math.nan])
 def test_from_mean_strength_rejects_bad_strength(strength):
-    with pytest.raises(ValidationError, match="strength should be > 0"):
+    with pytest.raises(ValidationError, match="strength: expected a number > 0"):
         BetaPrior.from_mean_strength(0.5, strength)
 
 
