@@ -21,8 +21,20 @@ import importlib
 from typing import Any
 
 from belief._version import __version__
-from belief.config import Config
+from belief.core.verbal import verbal
+from belief.data.io import (
+    case_from_frames,
+    case_from_records,
+    case_to_frames,
+    case_to_records,
+    read_case,
+    read_tables,
+    write_case,
+    write_tables,
+)
+from belief.data.types import Case, Claim, Report, Signal, Source
 from belief.engines import METHODS, infer
+from belief.engines.result import BeliefResult, Interval
 from belief.exceptions import (
     ApproximationWarning,
     BeliefError,
@@ -34,47 +46,39 @@ from belief.exceptions import (
     ValidationError,
     ValidationWarning,
 )
-from belief.io import (
-    case_from_frames,
-    case_from_records,
-    case_to_frames,
-    case_to_records,
-    read_case,
-    read_tables,
-    write_case,
-    write_tables,
-)
-from belief.priors_file import CalibratedPriors, apply_priors, read_priors, write_priors
-from belief.reliability import BetaPrior, SourcePrior
-from belief.result import BeliefResult, Interval
-from belief.timeline import contributions, timeline
-from belief.types import Case, Claim, Report, Signal, Source
-from belief.verbal import verbal
+from belief.explain.timeline import contributions, timeline
+from belief.priors.config import Config
+from belief.priors.file import CalibratedPriors, apply_priors, read_priors, write_priors
+from belief.priors.reliability import BetaPrior, SourcePrior
 
 _LAZY = {
-    "ClaimBeliefModel": ("belief.model", "ClaimBeliefModel"),
-    "simulate_case": ("belief.simulate", "simulate_case"),
-    "ach_matrix": ("belief.ach", "ach_matrix"),
-    "calibrate_priors": ("belief.calibrate", "calibrate"),
-    "write_report": ("belief.report", "write_report"),
+    "ClaimBeliefModel": ("belief.model.estimator", "ClaimBeliefModel"),
+    "simulate_case": ("belief.evaluation.simulate", "simulate_case"),
+    "ach_matrix": ("belief.explain.ach", "ach_matrix"),
+    "calibrate": ("belief.calibration.calibrate", "calibrate"),
+    "calibrate_priors": ("belief.calibration.calibrate", "calibrate"),
+    "evaluate": ("belief.evaluation.crossval", "evaluate"),
+    "write_report": ("belief.report.build", "write_report"),
+    "Belief": ("belief.engines.incremental", "Belief"),
 }
-_LAZY_MODULES = {
-    "ach",
-    "calibrate",
-    "fast",
-    "incremental",
-    "meanfield",
+#: Subpackages reachable as attributes (``belief.plots``), imported on first use.
+_SUBPACKAGES = {
+    "calibration",
+    "core",
+    "data",
+    "engines",
+    "evaluation",
+    "explain",
     "model",
     "plots",
+    "priors",
     "report",
-    "scoring",
-    "sensitivity",
-    "simulate",
 }
 
 __all__ = [
     "METHODS",
     "ApproximationWarning",
+    "Belief",
     "BeliefError",
     "BeliefResult",
     "BeliefWarning",
@@ -98,12 +102,14 @@ __all__ = [
     "__version__",
     "ach_matrix",
     "apply_priors",
+    "calibrate",
     "calibrate_priors",
     "case_from_frames",
     "case_from_records",
     "case_to_frames",
     "case_to_records",
     "contributions",
+    "evaluate",
     "infer",
     "read_case",
     "read_priors",
@@ -123,6 +129,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    if name in _LAZY_MODULES:
+    if name in _SUBPACKAGES:
         return importlib.import_module(f"belief.{name}")
     raise AttributeError(f"module 'belief' has no attribute {name!r}")

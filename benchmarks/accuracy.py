@@ -2,8 +2,8 @@
 
 Every engine sees the same data and is scored on the same held-out claims:
 
-* simulated worlds (:func:`belief.simulate.simulate_case`; half the claims resolved): K-fold
-  cross-validation over the resolved claims (:func:`belief.scoring.cross_validate`); the
+* simulated worlds (:func:`belief.evaluation.simulate.simulate_case`; half the claims resolved): K-fold
+  cross-validation over the resolved claims (:func:`belief.evaluation.scoring.cross_validate`); the
   Bayes oracle (the simulator's true parameters) shows the best achievable score;
 * ``book_authors``: one claim group per book, gold labels, K-fold by book;
 * ``rumoureval2017``: the given split (fit on train + dev, score the resolved test threads).
@@ -34,11 +34,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from belief.cli_calibrate import fit_predictor
-from belief.io import read_tables
-from belief.scoring import accuracy, auc, brier, cross_validate, ece, log_score, macro_f1
-from belief.simulate import oracle_posterior, simulate_case
-from belief.types import Case
+from belief.evaluation.crossval import fit_predictor
+from belief.data.io import read_tables
+from belief.data.types import Case
+from belief.evaluation.scoring import accuracy, auc, brier, cross_validate, ece, log_score, macro_f1
+from belief.evaluation.simulate import oracle_posterior, simulate_case
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 Predict = Callable[[Case, list[str]], dict[str, float]]
@@ -121,7 +121,7 @@ def crowdkit(name: str) -> Predict:
 
 
 def belief_engine(method: str, **options) -> Predict:
-    """belief's engines through :func:`belief.cli_calibrate.fit_predictor`."""
+    """belief's engines through :func:`belief.cli.calibrate.fit_predictor`."""
     inner = fit_predictor(method, **options)
 
     def predict(case: Case, ids: list[str]) -> dict[str, float]:

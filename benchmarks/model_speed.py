@@ -1,4 +1,4 @@
-"""Speed of the joint model (``belief.model.ClaimBeliefModel``): a table, not a timed test.
+"""Speed of the joint model (``belief.model.estimator.ClaimBeliefModel``): a table, not a timed test.
 
 Cases
 -----
@@ -6,12 +6,12 @@ Cases
     ``seeds/khasham.yaml`` (6 claims, 13 sources, 20 reports), NUTS with 4 chains x 1000 draws.
     Target: under 60 s on 2 cores including compilation.
 ``large``
-    A world from :func:`belief.simulate.simulate_case` with 2,000 claims, 60 sources and about
+    A world from :func:`belief.evaluation.simulate.simulate_case` with 2,000 claims, 60 sources and about
     10,000 reports (copies, signals, sides and groups of competing claims included), fitted with
     ADVI (target: under 60 s) and NUTS 4 x 1000 (target: under 10 minutes, no divergences).
 
 Each case also times the closed-form engines on the same data in the same run, as the baseline
-(``belief.exact.infer`` on the seed case, ``belief.fast.infer_fast`` on the large one), and every
+(``belief.engines.exact.infer`` on the seed case, ``belief.engines.fast.infer_fast`` on the large one), and every
 row is checked against its target (``target`` / ``met`` columns).
 
 Seconds are wall-clock time of ``fit`` (encoding, graph building, compilation, sampling and
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from belief.data.io import read_case
+from belief.evaluation.simulate import simulate_case
 from belief.exceptions import ConvergenceWarning
-from belief.io import read_case
-from belief.model import ClaimBeliefModel
-from belief.simulate import simulate_case
+from belief.model.estimator import ClaimBeliefModel
 
 SEED_CASE = Path(__file__).resolve().parent.parent / "seeds" / "khasham.yaml"
 
@@ -91,9 +91,9 @@ TARGETS = {("seed", "mcmc"): 60.0, ("large", "advi"): 60.0, ("large", "mcmc"): 6
 def baseline(case, label: str, engine: str) -> dict:
     """Time a closed-form engine on the same case (the baseline row)."""
     if engine == "exact":
-        from belief.exact import infer as fit
+        from belief.engines.exact import infer as fit
     else:
-        from belief.fast import infer_fast as fit
+        from belief.engines.fast import infer_fast as fit
     start = time.perf_counter()
     fit(case)
     seconds = time.perf_counter() - start

@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/scale.py --sizes 10000 --dask # one size, with the Dask backend
     python benchmarks/scale.py --crowdkit-python /tmp/ck-venv/bin/python
 
-Data follow the generative story of :mod:`belief.simulate`, drawn with vectorized numpy (the
+Data follow the generative story of :mod:`belief.evaluation.simulate`, drawn with vectorized numpy (the
 simulator builds Report objects, too slow for a million): source kinds (wire, media, blog) with
 logit-normal sensitivity/specificity, claim truth with a base rate, sources of lognormal
 activity reporting on uniformly drawn claims (one report per claim and source), each report a
@@ -20,20 +20,20 @@ loaded data included; "base MB" is the resident memory just before the timed cal
 wall time of the timed call only (per-update wall times are also shown as CPU time, which a
 busy machine's preemption does not inflate):
 
-* ``fast``: :func:`belief.fast.infer_fast` on coded arrays (compilation, sweeps, intervals and
+* ``fast``: :func:`belief.engines.fast.infer_fast` on coded arrays (compilation, sweeps, intervals and
   the posterior table);
 * ``fast-meanfield``: the same with ``exact_states=0`` (no enumeration of small coupled
   components): the baseline that shows what the components pass costs;
 * ``fast-repeats``: the same world with every tenth report repeated three more times (cells of
   several reports take the exact Beta-Binomial ratio instead of one log): the cost of the
   per-cell fix for repeated reports;
-* ``fast-csv``: the same from reports.csv (:func:`belief.streaming.read_evidence` + engine);
-* ``dask`` (``--dask``): :func:`belief.dask_backend.infer_dask` on the reports split into 4
+* ``fast-csv``: the same from reports.csv (:func:`belief.data.streaming.read_evidence` + engine);
+* ``dask`` (``--dask``): :func:`belief.engines.dask.infer_dask` on the reports split into 4
   files, threads scheduler;
 * ``crowd-kit DS``: ``DawidSkene(n_iter=100).fit_predict_proba`` (crowd-kit's defaults) on the
   (task, worker, label) table; with ``--crowdkit-python`` it runs in that interpreter (e.g. a
   separate venv), reading the same data file;
-* ``incremental``: :class:`belief.incremental.Belief` built on all but the last 1,000 reports
+* ``incremental``: :class:`belief.engines.incremental.Belief` built on all but the last 1,000 reports
   (seconds = construction), then those 1,000 added one by one (median and p99 per update).
 
 Brier is scored on claims with at least one report, against the simulated truth. belief uses
@@ -120,7 +120,7 @@ def _brier(p: np.ndarray, data: dict[str, np.ndarray]) -> float:
 
 
 def _arrays(data: dict[str, np.ndarray]):
-    from belief.arrays import NO_TIME, ReportArrays
+    from belief.data.arrays import NO_TIME, ReportArrays
 
     n, n_claims = len(data["claim"]), len(data["truth"])
     n_sources = int(data["source"].max()) + 1
@@ -136,8 +136,8 @@ def _arrays(data: dict[str, np.ndarray]):
 
 
 def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> dict:
-    from belief.config import Config
-    from belief.fast import infer_fast
+    from belief.engines.fast import infer_fast
+    from belief.priors.config import Config
 
     config = Config(base_rate=BASE_RATE)
     out: dict = {}
@@ -155,13 +155,13 @@ def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> 
         t0 = time.perf_counter()
         result = infer_fast(arrays, config)
     elif method == "fast-csv":
-        from belief.streaming import read_evidence
+        from belief.data.streaming import read_evidence
 
         out["base_mb"] = _rss_mb()
         t0 = time.perf_counter()
         result = infer_fast(read_evidence(directory / "reports.csv", config=config), config)
     elif method == "dask":
-        from belief.dask_backend import infer_dask
+        from belief.engines.dask import infer_dask
 
         out["base_mb"] = _rss_mb()
         t0 = time.perf_counter()
@@ -179,8 +179,8 @@ def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> 
 def _child_incremental(data: dict[str, np.ndarray], config) -> dict:
     from dataclasses import replace
 
-    from belief.incremental import Belief
-    from belief.types import Report
+    from belief.data.types import Report
+    from belief.engines.incremental import Belief
 
     arrays = _arrays(data)
     k = max(len(arrays) - N_UPDATES, 1)

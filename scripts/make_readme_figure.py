@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from belief.io import atomic_path, read_case
+from belief.data.io import atomic_path, read_case
 from belief.plots import plot_timeline
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,13 +12,16 @@ The figures live in :mod:`belief.plots.timeline` (:func:`plot_timeline`),
 :mod:`belief.plots.evidence` (:func:`plot_contributions`, :func:`plot_ach`) and
 :mod:`belief.plots.reliability` (:func:`plot_reliability_forest`,
 :func:`plot_reliability_diagram`, :func:`plot_what_if`). The tables behind the reliability
-figures, :func:`~belief.sensitivity.reliability_prior_table` and
-:func:`~belief.sensitivity.what_if_table`, live in :mod:`belief.sensitivity` (no matplotlib)
-and are re-exported here for compatibility.
+figures, :func:`~belief.explain.sensitivity.reliability_prior_table` and
+:func:`~belief.explain.sensitivity.what_if_table`, live in :mod:`belief.explain.sensitivity` (no
+matplotlib) and are re-exported here for compatibility.
 """
 
 from __future__ import annotations
 
+# Not in __all__ (as before the split), but importable from here for compatibility.
+from belief.explain.sensitivity import reliability_prior_table as reliability_prior_table
+from belief.explain.sensitivity import what_if_table as what_if_table
 from belief.plots._common import KIND_MARKERS, STANCE_COLORS
 from belief.plots.evidence import plot_ach, plot_contributions
 from belief.plots.reliability import (
@@ -27,10 +30,6 @@ from belief.plots.reliability import (
     plot_what_if,
 )
 from belief.plots.timeline import plot_timeline
-
-# Not in __all__ (as before the split), but importable from here for compatibility.
-from belief.sensitivity import reliability_prior_table as reliability_prior_table
-from belief.sensitivity import what_if_table as what_if_table
 
 __all__ = [
     "KIND_MARKERS",

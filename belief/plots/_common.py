@@ -12,7 +12,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import blended_transform_factory
 
-from belief.verbal import ICD203_EDGES, ICD203_TERMS
+from belief.core.verbal import ICD203_EDGES, ICD203_TERMS
 
 #: Marker colour per stance (and per signal direction).
 STANCE_COLORS: dict[str, str] = {

@@ -7,11 +7,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 from scipy.special import expit, logit
 
-from belief.config import Config
+from belief.data.types import Case
 from belief.exceptions import ValidationError
+from belief.explain.timeline import contributions
 from belief.plots._common import _DOWN, _UP, _ZERO, _new_ax
-from belief.timeline import contributions
-from belief.types import Case
+from belief.priors.config import Config
 
 __all__ = ["plot_ach", "plot_contributions"]
 
@@ -54,7 +54,7 @@ def plot_contributions(
 
     Examples
     --------
-    >>> from belief.io import case_from_records
+    >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"reports": [
     ...     {"claim_id": "c", "source_id": "a", "stance": "confirm"},
     ...     {"claim_id": "c", "source_id": "b", "stance": "confirm", "derived_from": "a"}]})
@@ -116,7 +116,7 @@ def _probability_axis(ax: Axes) -> None:
 
 
 def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
-    """Draw an ACH matrix from :func:`belief.ach.ach_matrix`: evidence x hypotheses.
+    """Draw an ACH matrix from :func:`belief.explain.ach.ach_matrix`: evidence x hypotheses.
 
     Cells are coloured by how much less likely the item is under each hypothesis than under
     the one it fits best (``cell - row max``, in log units: white = most consistent, darker
@@ -125,8 +125,8 @@ def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
 
     Examples
     --------
-    >>> from belief.io import case_from_records
-    >>> from belief.ach import ach_matrix
+    >>> from belief.data.io import case_from_records
+    >>> from belief.explain.ach import ach_matrix
     >>> case = case_from_records({
     ...     "claims": [{"claim_id": "a", "group": "g"}, {"claim_id": "b", "group": "g"}],
     ...     "reports": [{"claim_id": "a", "source_id": "s", "stance": "confirm"}]})

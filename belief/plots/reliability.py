@@ -10,11 +10,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from numpy.typing import ArrayLike
 
-from belief.config import Config
+from belief.data.types import Case
 from belief.exceptions import ValidationError
+from belief.explain.sensitivity import what_if_table
 from belief.plots._common import _LINE_COLORS, _LINE_STYLES, _UP, _new_ax, _shade_bands
-from belief.sensitivity import what_if_table
-from belief.types import Case
+from belief.priors.config import Config
 
 __all__ = ["plot_reliability_diagram", "plot_reliability_forest", "plot_what_if"]
 
@@ -41,7 +41,7 @@ def plot_reliability_forest(
     ----------
     table : DataFrame
         Columns ``source_id, kind, sens_mean, sens_low, sens_high, spec_mean, spec_low,
-        spec_high``: e.g. :func:`belief.sensitivity.reliability_prior_table` (prior
+        spec_high``: e.g. :func:`belief.explain.sensitivity.reliability_prior_table` (prior
         intervals) or calibrated priors; the joint model's ``reliability_`` (``sensitivity``,
         ``sensitivity_low``, ...) is accepted as is.
     ax : pair of Axes, optional
@@ -93,7 +93,7 @@ def plot_reliability_diagram(
     """Reliability diagram: observed frequency of true claims per bin of predicted P(true).
 
     Bin counts are drawn as bars against the right axis; the title gives the Brier score and
-    the expected calibration error (from :mod:`belief.scoring`).
+    the expected calibration error (from :mod:`belief.evaluation.scoring`).
 
     Examples
     --------
@@ -101,7 +101,7 @@ def plot_reliability_diagram(
     >>> ax.get_title()
     'Reliability diagram: Brier 0.025, ECE 0.150 (n = 4)'
     """
-    from belief import scoring
+    from belief.evaluation import scoring
 
     table = scoring.reliability_table(p, y, n_bins)
     brier, ece = scoring.brier(p, y), scoring.ece(p, y, n_bins)
@@ -140,12 +140,12 @@ def plot_what_if(
 ) -> Axes:
     """P(true) of claims as one source's (or kind's) prior reliability is varied.
 
-    See :func:`belief.sensitivity.what_if_table` for the parameters; the current prior mean(s)
-    are marked with dotted lines, the ICD 203 bands shaded.
+    See :func:`belief.explain.sensitivity.what_if_table` for the parameters; the current prior
+    mean(s) are marked with dotted lines, the ICD 203 bands shaded.
 
     Examples
     --------
-    >>> from belief.io import case_from_records
+    >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"sources": [{"source_id": "a", "kind": "blog"}],
     ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]})
     >>> ax = plot_what_if(case, "c", kind="blog", values=[0.5, 0.7, 0.9])

@@ -10,9 +10,10 @@ from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
-from belief.config import Config
-from belief.evidence import compile_case
-from belief.exact import components
+from belief.core.compiler import compile_case
+from belief.data.types import Case
+from belief.engines.exact import components
+from belief.explain.timeline import timeline
 from belief.plots._common import (
     _LINE_COLORS,
     _LINE_STYLES,
@@ -21,8 +22,7 @@ from belief.plots._common import (
     _new_ax,
     _shade_bands,
 )
-from belief.timeline import timeline
-from belief.types import Case
+from belief.priors.config import Config
 
 __all__ = ["plot_timeline"]
 
@@ -130,7 +130,7 @@ def plot_timeline(
 
     Examples
     --------
-    >>> from belief.io import case_from_records
+    >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"reports": [
     ...     {"claim_id": "c", "source_id": "a", "stance": "confirm", "time": "2017-12-19"},
     ...     {"claim_id": "c", "source_id": "b", "stance": "deny", "time": "2017-12-20"}]})

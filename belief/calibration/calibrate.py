@@ -1,0 +1,407 @@
+r"""Calibrate priors on resolved cases: empirical Bayes by EM (fast default) or full Bayes.
+
+The model is the one every engine shares (:mod:`belief.engines.exact`, :mod:`belief.model._graph`).
+Claim
+*c* has prior log-odds :math:`\ell_c = \operatorname{logit}(\text{prior}_c \text{ or } \pi) +
+\sum_g d_g e_{k(g)}` (an explicit likelihood ratio replaces :math:`d_g e_k`); within a group at
+most one claim is true. An informative report of source *s* with side alignment
+:math:`al \in \{-1, 0, 1\}` has :math:`P(\text{confirm} \mid T=1) = \sigma(\lambda_s + a\,al)`
+and :math:`P(\text{deny} \mid T=0) = \sigma(\phi_s - a\,al)`, and weight 1 (or the copy weight).
+Source reliabilities are drawn from their kind: :math:`\sigma(\lambda_s) \sim
+\mathrm{Beta}(\alpha_k, \beta_k)` (alike for :math:`\phi_s`).
+
+:func:`fit_em` alternates
+
+* **E-step**: :math:`q_c = P(T_c = 1 \mid \text{data})` from the current parameters, exactly
+  within each group; a resolved claim has :math:`q_c` = its truth (and fixes its group).
+* **M-step** (conditional maximization, each step raising the expected log posterior):
+  per-source MAP of :math:`\lambda_s, \phi_s` under the Beta prior on the logit scale, which
+  without alignment is the conjugate posterior mean :math:`(\alpha + n^{ct})/(\alpha + \beta +
+  n^{t})`; the alignment :math:`a` (Newton, :math:`\mathcal N(0, 2^2)` prior); the base rate and
+  signal effects (Newton on the group-softmax prior, a Beta(1, 1) prior on :math:`\pi` and
+  :math:`\mathcal N(0, 2^2)` on each effect: a shrunk MLE);
+* **empirical Bayes step**: per kind (and over all sources, for the default), the Beta
+  :math:`(\alpha_k, \beta_k)` maximizing the Beta-Binomial marginal likelihood of its sources'
+  expected counts, with a weak hyperprior (logit mean :math:`\mathcal N(\cdot, 1.5^2)` around
+  the configured kind default, log strength :math:`\mathcal N(\log 20, 1.5^2)`).
+
+The stored reliability of a calibrated source is its Beta posterior: the kind prior plus its
+expected counts (exact when all its claims are resolved and there is no alignment effect).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+
+from belief._version import __version__
+from belief.calibration._em import _counts, _Data, _encode, _estep, _evidence, _Params, _run_em
+from belief.calibration._hyper import _Hyper
+from belief.data.types import Case
+from belief.exceptions import ConvergenceWarning, ValidationError
+from belief.priors.config import Config
+from belief.priors.file import CalibratedPriors
+from belief.priors.reliability import BetaPrior, SourcePrior
+
+METHODS = ("em", "bayes")
+BAYES_METHODS = ("advi", "mcmc")  #: joint-model fits that give posterior uncertainty
+
+
+@dataclass(frozen=True)
+class EMResult:
+    """What :func:`fit_em` returns.
+
+    Attributes
+    ----------
+    priors : CalibratedPriors
+    posterior : DataFrame
+        ``claim_id, p_true, truth``: :math:`q_c` for every claim (a resolved claim's truth).
+    n_iter : int
+    converged : bool
+    log_posterior : list of float
+        Observed-data log-likelihood plus log priors after each iteration.
+    """
+
+    priors: CalibratedPriors
+    posterior: pd.DataFrame
+    n_iter: int
+    converged: bool
+    log_posterior: list[float]
+
+
+def fit_em(
+    case: Case,
+    config: Config | None = None,
+    *,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    fit_hyper: bool = True,
+) -> EMResult:
+    """Empirical-Bayes EM calibration (see the module docstring), with its claim posteriors.
+
+    Parameters
+    ----------
+    case : Case
+        Claims with ``truth`` where resolved; unresolved claims inform reliability too.
+    config : Config, optional
+        Starting values and hyperprior centres; default ``Config.from_case(case)``.
+    max_iter, tol : int, float
+        Stop when no claim's P(true) and no parameter moves more than ``tol`` in an iteration.
+    fit_hyper : bool
+        Refit the kind Beta priors (empirical Bayes); ``False`` keeps the configured ones, and
+        each iteration then never lowers ``log_posterior``.
+
+    Returns
+    -------
+    EMResult
+
+    Examples
+    --------
+    >>> from belief.data.types import Claim, Report, Source
+    >>> claims = tuple(Claim(f"c{i}", truth=i < 3) for i in range(4))
+    >>> reports = tuple(Report(f"c{i}", "s", "confirm") for i in range(4))
+    >>> flat = Source("s", sensitivity=0.5, specificity=0.5, strength=2.0)  # Beta(1, 1) priors
+    >>> res = fit_em(Case(claims, (flat,), reports))
+    >>> sp = res.priors.sources["s"]  # + 3 confirms of true claims, 1 confirm of a false one
+    >>> sp.sensitivity, sp.specificity
+    (BetaPrior(alpha=4.0, beta=1.0), BetaPrior(alpha=1.0, beta=2.0))
+    """
+    config = Config.from_case(case) if config is None else config
+    if not case.claims:
+        raise ValidationError("the case has no claims: nothing to calibrate")
+    d = _encode(case, config)
+    hyper = _Hyper(d, config)
+    p, ab, it, converged, history = _run_em(d, hyper, config, max_iter, tol, fit_hyper)
+    if not converged:
+        warnings.warn(
+            f"EM calibration did not converge in {max_iter} iterations (tol={tol})",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    ell, L1, L0 = _evidence(d, *p)
+    q, _ = _estep(d, ell + L1 - L0)
+    provenance = _provenance(case, d, it, converged, history)
+    priors = _priors(d, hyper, ab, q, p, config, provenance)
+    post = pd.DataFrame({"claim_id": d.claim_ids, "p_true": q, "truth": d.truth})
+    return EMResult(priors, post, it, converged, history)
+
+
+def case_digest(case: Case) -> str:
+    """SHA-256 of a case's claims, sources, reports and signals (for provenance).
+
+    Examples
+    --------
+    >>> from belief.data.types import Claim
+    >>> case_digest(Case((Claim("a"),))) == case_digest(Case((Claim("a"),)))
+    True
+    >>> case_digest(Case((Claim("a"),))) == case_digest(Case((Claim("a", truth=True),)))
+    False
+    """
+    h = hashlib.sha256()
+    for table in (case.claims, case.sources, case.reports, case.signals):
+        for rec in table:
+            h.update(
+                repr(
+                    tuple(getattr(rec, f) for f in rec.__dataclass_fields__ if f != "extra")
+                ).encode()
+            )
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+def _priors(
+    d: _Data,
+    hyper: _Hyper,
+    ab: np.ndarray,
+    q: np.ndarray,
+    p: _Params,
+    config: Config,
+    provenance: dict[str, Any],
+) -> CalibratedPriors:
+    """The calibrated priors at EM's final parameters; a source's is its Beta posterior."""
+    c = _counts(d, q)
+    sources = {
+        sid: SourcePrior(
+            BetaPrior(float(ab[0, i] + c[0, i]), float(ab[1, i] + c[1, i] - c[0, i])),
+            BetaPrior(float(ab[2, i] + c[2, i]), float(ab[3, i] + c[3, i] - c[2, i])),
+        )
+        for i, sid in enumerate(d.source_ids)
+    }
+    return CalibratedPriors(
+        base_rate=float(expit(p.theta[0])) if d.use_base.any() else float(config.base_rate),
+        default=hyper.prior[None],
+        kinds={k: hyper.prior[k] for k in hyper.kinds},
+        sources=sources,
+        source_kinds=dict(zip(d.source_ids, d.source_kind)),
+        side_effect=float(p.a),
+        signal_effects={k: float(e) for k, e in zip(d.signal_kinds, p.theta[1:])},
+        method="em",
+        provenance=provenance,
+    )
+
+
+def _provenance(
+    case: Case, d: _Data, n_iter: int, converged: bool, history: list[float]
+) -> dict[str, Any]:
+    resolved = ~np.isnan(d.truth)
+    return {
+        "belief_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "case_name": case.name,
+        "case_sha256": case_digest(case),
+        "n_claims": len(d.claim_ids),
+        "n_resolved": int(resolved.sum()),
+        "n_resolved_true": int(np.nansum(d.truth)),
+        "n_sources": len(d.source_ids),
+        "n_reports": len(case.reports),
+        "n_signals": len(case.signals),
+        "iterations": int(n_iter),
+        "converged": bool(converged),
+        "log_posterior": float(history[-1]) if history else None,
+    }
+
+
+def calibrate(
+    case: Case,
+    method: str = "em",
+    *,
+    config: Config | None = None,
+    max_iter: int = 500,
+    tol: float = 1e-6,
+    bayes_method: str = "advi",
+    sampler_config: Mapping[str, Any] | None = None,
+) -> CalibratedPriors:
+    """Learn priors (base rate, reliability per kind and per source, effects) from a case.
+
+    Parameters
+    ----------
+    case : Case
+        Claims with ``truth`` where resolved; unresolved claims still inform reliability.
+    method : {"em", "bayes"}
+        ``"em"``: empirical Bayes by EM (:func:`fit_em`; seconds, numpy/scipy only).
+        ``"bayes"``: the joint PyMC model (:class:`belief.model.estimator.ClaimBeliefModel`) fitted
+        with resolved claims pinned to their truth and the EM's base rate and signal effects; source
+        and kind reliabilities and the side effect are then posterior summaries.
+    config : Config, optional
+        Starting values and hyperprior centres; default ``Config.from_case(case)``.
+    max_iter, tol : int, float
+        EM stopping rule.
+    bayes_method : {"advi", "mcmc"}
+        How the joint model is fitted with ``method="bayes"`` (ADVI under-states posterior
+        variance, so its Beta priors are somewhat too strong; MCMC is slower but faithful).
+    sampler_config : mapping, optional
+        Passed to :class:`~belief.model.estimator.ClaimBeliefModel` with ``method="bayes"``.
+
+    Returns
+    -------
+    CalibratedPriors
+
+    Raises
+    ------
+    ValidationError
+        Unknown ``method``, an empty case, or two claims of a group resolved true.
+
+    Examples
+    --------
+    >>> from belief.evaluation.simulate import simulate_case
+    >>> priors = calibrate(simulate_case(300, 20, density=0.2, random_seed=0))
+    >>> sorted(priors.kinds), 0.0 < priors.base_rate < 1.0
+    (['blog', 'media', 'wire'], True)
+    """
+    if method not in METHODS:
+        raise ValidationError(f"method: expected one of {list(METHODS)} but got {method!r}")
+    if method == "bayes" and bayes_method not in BAYES_METHODS:
+        raise ValidationError(
+            f"bayes_method: expected one of {list(BAYES_METHODS)} but got {bayes_method!r}"
+        )
+    em = fit_em(case, config, max_iter=max_iter, tol=tol)
+    if method == "em":
+        return em.priors
+    return _calibrate_bayes(case, em, bayes_method, sampler_config)
+
+
+def plugin_posterior(
+    case: Case, priors: CalibratedPriors, config: Config | None = None
+) -> pd.DataFrame:
+    """P(true) per claim with calibrated *point* estimates, including the side effect.
+
+    Reliabilities are fixed at their calibrated means (a seen source's posterior mean, else its
+    own prior if it has one, else its kind's mean), with the calibrated side-alignment effect,
+    base rate and signal effects. Unlike :func:`belief.engines.exact.infer` it does not integrate
+    over reliability uncertainty, but it uses ``side``/``favors``. Truths in ``case`` are ignored.
+
+    Examples
+    --------
+    >>> from belief.evaluation.simulate import simulate_case
+    >>> case = simulate_case(100, 10, density=0.3, random_seed=0)
+    >>> post = plugin_posterior(case, calibrate(case))
+    >>> post.columns.tolist(), len(post)
+    (['claim_id', 'p_true'], 100)
+    """
+    config = Config.from_case(case) if config is None else config
+    blind = tuple(dataclasses.replace(c, truth=None) for c in case.claims)
+    d = _encode(case.replace(claims=blind), config)
+    smap = case.source_map()
+    learned = [priors.source_prior(smap[s]) for s in d.source_ids]
+    ab = np.array([_ab(sp) for sp in learned]).reshape(-1, 4).T
+    seen = np.array([s in priors.sources for s in d.source_ids], dtype=bool)
+    ab = np.where(np.repeat(d.own, 2, axis=0) & ~seen, d.own_ab, ab)
+    lam, phi = logit(ab[0] / (ab[0] + ab[1])), logit(ab[2] / (ab[2] + ab[3]))
+    effects = {**config.signal_effects, **priors.signal_effects}
+    theta = np.r_[
+        logit(priors.base_rate),
+        [effects.get(k, config.default_signal_effect) for k in d.signal_kinds],
+    ]
+    ell, L1, L0 = _evidence(d, lam, phi, priors.side_effect, theta)
+    q, _ = _estep(d, ell + L1 - L0)
+    return pd.DataFrame({"claim_id": d.claim_ids, "p_true": q})
+
+
+def _ab(sp: SourcePrior) -> tuple[float, float, float, float]:
+    return sp.sensitivity.alpha, sp.sensitivity.beta, sp.specificity.alpha, sp.specificity.beta
+
+
+_PINNED = 1e-12  # a resolved claim's prior in the joint model: logit = +-27.6
+
+
+def _beta_moments(mean: np.ndarray, var: np.ndarray) -> list[BetaPrior]:
+    """Beta priors with the given means and variances (strength capped at 1e5)."""
+    mean = np.clip(mean, 1e-6, 1 - 1e-6)
+    strength = np.clip(mean * (1 - mean) / np.maximum(var, 1e-12) - 1.0, 1e-3, 1e5)
+    return [BetaPrior.from_mean_strength(float(m), float(s)) for m, s in zip(mean, strength)]
+
+
+def _kind_population(mu: np.ndarray, sd: np.ndarray) -> tuple[float, float]:
+    """Mean and variance of expit(mu + sd z), z ~ N(0, 1), averaged over posterior draws."""
+    z, w = np.polynomial.hermite_e.hermegauss(40)
+    p = expit(mu[:, None] + sd[:, None] * z[None, :])
+    w = w / w.sum()
+    mean = float(np.mean(p @ w))
+    return mean, float(np.mean((p**2) @ w) - mean**2)
+
+
+def _calibrate_bayes(
+    case: Case, em: EMResult, fit_method: str, sampler_config: Mapping[str, Any] | None
+) -> CalibratedPriors:
+    post = _fit_joint(case, em, fit_method, sampler_config)
+    seen = [s for s in em.priors.sources if s in set(post["source"].values.astype(str))]
+    rates = {}
+    for name in ("sensitivity", "specificity"):
+        draws = post[name].sel(source=seen).values
+        rates[name] = _beta_moments(draws.mean(axis=1), draws.var(axis=1))
+    kinds, weights = _kind_priors(post, em, seen)
+    align = float(post["alignment"].mean()) if "alignment" in post else 0.0
+    prov = {**em.priors.provenance, "bayes_method": fit_method, "method": "bayes"}
+    return CalibratedPriors(
+        base_rate=em.priors.base_rate,
+        default=_mixture(kinds, weights) if kinds else em.priors.default,
+        kinds={k: sp for k, sp in kinds.items() if k != "unknown"},
+        sources=dict(zip(seen, map(SourcePrior, rates["sensitivity"], rates["specificity"]))),
+        source_kinds={s: em.priors.source_kinds.get(s) for s in seen},
+        side_effect=align,
+        signal_effects=dict(em.priors.signal_effects),
+        method="bayes",
+        provenance=prov,
+    )
+
+
+def _fit_joint(
+    case: Case, em: EMResult, fit_method: str, sampler_config: Mapping[str, Any] | None
+) -> Any:
+    """Posterior draws (stacked over chains) of the joint model, resolved claims pinned."""
+    from belief.model.estimator import ClaimBeliefModel  # imports PyMC: only on this path
+
+    pinned = tuple(
+        c if c.truth is None else dataclasses.replace(c, prior=1 - _PINNED if c.truth else _PINNED)
+        for c in case.claims
+    )
+    effects = {**case.config.get("signal_effects", {}), **em.priors.signal_effects}
+    conditioned = case.replace(
+        claims=pinned,
+        config={**case.config, "base_rate": em.priors.base_rate, "signal_effects": effects},
+    )
+    model = ClaimBeliefModel(
+        model_config={"base_rate": em.priors.base_rate, "signal_effect_sd": 0.0},
+        sampler_config=sampler_config,
+    ).fit(conditioned, method=fit_method)
+    return model.idata_.posterior.stack(_s=("chain", "draw"))
+
+
+def _kind_priors(
+    post: Any, em: EMResult, seen: list[str]
+) -> tuple[dict[str, SourcePrior], dict[str, int]]:
+    """Beta priors moment-matched to each kind's population, and its number of seen sources."""
+    kinds, weights = {}, {}
+    for k in post["kind"].values.astype(str):
+        pop = [
+            _kind_population(
+                post[f"mu_{r}"].sel(kind=k).values, post[f"sigma_{r}"].sel(kind=k).values
+            )
+            for r in ("sensitivity", "specificity")
+        ]
+        kinds[k] = SourcePrior(*(_beta_moments(np.array([m]), np.array([v]))[0] for m, v in pop))
+        weights[k] = sum(em.priors.source_kinds.get(s) == k for s in seen)
+    return kinds, weights
+
+
+def _mixture(kinds: Mapping[str, SourcePrior], weights: Mapping[str, int]) -> SourcePrior:
+    """Beta moment-matched to the mixture of kind populations, weighted by source counts."""
+    w = np.array([max(weights[k], 0) for k in kinds], dtype=float)
+    w = w / w.sum() if w.sum() > 0 else np.full(len(w), 1 / len(w))
+    out = []
+    for rate in ("sensitivity", "specificity"):
+        betas = [getattr(sp, rate) for sp in kinds.values()]
+        m = np.array([b.mean for b in betas])
+        v = np.array([b.mean * (1 - b.mean) / (b.strength + 1) for b in betas])
+        mean = float(w @ m)
+        out.append(_beta_moments(np.array([mean]), np.array([w @ (v + m**2) - mean**2]))[0])
+    return SourcePrior(*out)

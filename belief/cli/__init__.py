@@ -1,0 +1,318 @@
+"""The ``belief`` command line: a thin wrapper over the public API.
+
+Every command exits with status 2 and a one-line ``belief: error: ...`` message on bad input,
+and writes output files atomically (no half-written file on failure).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+
+import pandas as pd
+
+from belief.data.io import read_case, read_tables, write_csv
+from belief.data.types import POSTERIOR_COLUMNS, Case
+from belief.engines import METHODS, posterior
+from belief.exceptions import BeliefError, BeliefWarning, ValidationError
+from belief.priors.config import Config
+
+
+def _config(case: Case, priors: str | None) -> Config:
+    config = Config.from_case(case)
+    if priors is None:
+        return config
+    from belief.priors.file import apply_priors, read_priors
+
+    return apply_priors(config, read_priors(priors), case)
+
+
+def _posterior(
+    case: Case, method: str, priors: str | None = None, args: argparse.Namespace | None = None
+) -> pd.DataFrame:
+    """Posterior table of ``case`` with the chosen engine (and calibrated priors, if given)."""
+    options: dict = {}
+    if method in ("mcmc", "advi", "map"):
+        sampler = {k: getattr(args, k, None) for k in ("draws", "tune", "chains", "nuts_sampler")}
+        sampler["random_seed"] = getattr(args, "seed", None)
+        options["sampler_config"] = {k: v for k, v in sampler.items() if v is not None}
+        options["save_model"] = getattr(args, "save_model", None)
+    return posterior(case, method, _config(case, priors), **options)
+
+
+def _model_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("joint model (--method mcmc|advi|map)")
+    g.add_argument("--draws", type=int, help="posterior draws per chain (default 1000)")
+    g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
+    g.add_argument("--chains", type=int, help="number of chains (default 4)")
+    g.add_argument("--seed", type=int, help="random seed")
+    g.add_argument("--nuts-sampler", help="NUTS implementation: pymc (default) or nutpie")
+    g.add_argument("--save-model", help="save the fitted model (netCDF) here")
+
+
+def _read_settings(path: str | None) -> dict:
+    """Engine settings from a YAML/JSON file: the same keys as a case file's ``config:``."""
+    if path is None:
+        return {}
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise ValidationError(f"{path}: cannot read config file ({e.strerror})") from None
+    except yaml.YAMLError as e:
+        raise ValidationError(f"{path}: not valid YAML/JSON: {' '.join(str(e).split())}") from None
+    data = data.get("config", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise ValidationError(f"{path}: expected a mapping of engine settings")
+    try:
+        Config.from_case(Case((), config=data))  # validate now, naming the file
+    except ValidationError as e:
+        raise ValidationError(f"{path}: {e}") from None
+    return data
+
+
+_JOINT_FLAGS = ("draws", "tune", "chains", "seed", "nuts_sampler", "save_model")
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Refuse a flag the chosen method or backend would ignore, naming it."""
+    joint = args.method in ("mcmc", "advi", "map")
+    for name in _JOINT_FLAGS:
+        if getattr(args, name, None) is not None and not joint:
+            flag = "--" + name.replace("_", "-")
+            raise ValidationError(
+                f"{flag}: only used by the joint model (--method mcmc, advi or map), "
+                f"not by --method {args.method}"
+            )
+    backend = getattr(args, "backend", "memory")
+    if backend == "dask" and args.method != "fast":
+        raise ValidationError(f"--backend dask: needs --method fast, not --method {args.method}")
+    if getattr(args, "dask_scheduler", None) and backend != "dask":
+        raise ValidationError("--dask-scheduler: only used with --backend dask")
+
+
+def _side_config(args: argparse.Namespace, settings: dict) -> Config:
+    """Settings (and calibrated priors) for the streaming paths, from the small tables."""
+    side = read_tables(args.claims, args.sources, pd.DataFrame(columns=["claim_id", "source_id",
+                       "stance"]), args.signals, config=settings)  # fmt: skip
+    return _config(side, args.priors)
+
+
+def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
+    """``--method fast``: stream the reports, never build per-row objects."""
+    config = _side_config(args, settings)
+    if args.backend == "dask":
+        from belief.engines.dask import infer_dask
+
+        client, scheduler = None, args.dask_scheduler
+        if scheduler and "://" in scheduler:
+            from distributed import Client
+
+            client, scheduler = Client(scheduler), None
+        return infer_dask(
+            args.reports,
+            args.claims,
+            args.sources,
+            args.signals,
+            config=config,
+            client=client,
+            scheduler=scheduler,
+        ).posterior
+    from belief.data.streaming import read_evidence
+    from belief.engines.fast import infer_fast
+
+    ev = read_evidence(args.reports, args.claims, args.sources, args.signals, config=config)
+    return infer_fast(ev, config).posterior
+
+
+def _fmt_table(post: pd.DataFrame, case: Case) -> str:
+    text = {c.claim_id: c.text for c in case.claims}
+    rows = [
+        (r.claim_id, f"{r.p_true:.3f}", r.verbal, f"{r.n_reports} ({r.n_independent} indep.)")
+        for r in post.itertuples()
+    ]
+    head = ("claim", "P(true)", "verbal", "reports")
+    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(x.ljust(w) for x, w in zip(row, widths)) for row in rows]
+    lines += ["", *(f"  {cid}: {text[cid]}" for cid in post.claim_id if text.get(cid))]
+    return "\n".join(lines)
+
+
+def _fmt_timeline(case: Case, claim_id: str) -> str:
+    from belief.explain.timeline import timeline
+
+    tl = timeline(case, [claim_id])
+    lines = [f"Timeline of {claim_id!r}:"]
+    for r in tl.itertuples():
+        when = "start" if pd.isna(r.time) else r.time.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"  {when:<16}  P={r.p_true:.3f}  {r.events}")
+    return "\n".join(lines)
+
+
+def _fmt_contributions(case: Case, claim_id: str) -> str:
+    from belief.explain.timeline import contributions
+
+    df = contributions(case, claim_id)
+    lines = [
+        f"Evidence contributions to {claim_id!r} (log-odds; prior "
+        f"{df.attrs['prior_logodds']:+.2f} -> posterior {df.attrs['posterior_logodds']:+.2f}):",
+        f"  {'sequential':>10}  {'leave-out':>9}  item",
+    ]
+    for r in df.itertuples():
+        lines.append(f"  {r.sequential:>+10.3f}  {r.loo:>+9.3f}  {r.label}")
+    return "\n".join(lines)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    """``belief run CASE``: the analyst's view of one case file."""
+    _check_flags(args)
+    case = read_case(args.case)
+    try:
+        Config.from_case(case)
+    except ValidationError as e:  # the config is part of the case file: name the file
+        raise ValidationError(f"{args.case}: {e}") from None
+    settings = _read_settings(args.config)
+    if settings:  # --config overrides deep-merge into the case file's own settings
+        from belief.priors.config import merge_settings
+
+        case = case.replace(config=merge_settings(case.config, settings))
+    if not case.claims:
+        raise ValidationError(f"{args.case}: the case has no claims (and no reports to infer them)")
+    post = _posterior(case, args.method, None, args)
+    focus = args.claim or case.meta.get("focus_claim") or case.claims[0].claim_id
+    if focus not in case.claim_ids:
+        raise ValidationError(
+            f"--claim: unknown claim {focus!r}; known: {', '.join(case.claim_ids)}"
+        )
+    print(
+        f"Case {case.name or args.case}: {len(case.claims)} claims, {len(case.reports)} reports, "
+        f"{len(case.signals)} signals (method: {args.method})\n"
+    )
+    print(_fmt_table(post, case), end="\n\n")
+    print(f"p_low/p_high: {post.attrs.get('interval', 'see the method')}\n")
+    print(_fmt_timeline(case, focus), end="\n\n")
+    print(_fmt_contributions(case, focus))
+    if args.out:
+        write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+    if args.report:
+        from belief.report.build import write_report
+
+        write_report(case, args.report, method=args.method, posterior=post)
+
+
+def cmd_infer(args: argparse.Namespace) -> None:
+    """``belief infer``: posterior.csv from the contract's tables."""
+    _check_flags(args)
+    settings = _read_settings(args.config)
+    if args.method == "fast":
+        post = _posterior_large(args, settings)
+    else:
+        case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
+        post = _posterior(case, args.method, args.priors, args)
+    write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+    print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
+
+
+def _tables(p: argparse.ArgumentParser, *, signals: bool = True) -> None:
+    p.add_argument("--claims", help="claims.csv")
+    p.add_argument("--sources", help="sources.csv")
+    p.add_argument("--reports", required=True, help="reports.csv")
+    if signals:
+        p.add_argument("--signals", help="signals.csv")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (subcommands ``run``, ``infer``, and any registered extensions)."""
+    parser = argparse.ArgumentParser(prog="belief", description=__doc__.splitlines()[0])
+    from belief._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"belief {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="analyst's view of a case file: table, timeline, contributions"
+    )
+    run.add_argument("case", help="case file (.yaml, .yml or .json)")
+    run.add_argument("--method", choices=METHODS, default="exact")
+    run.add_argument("--claim", help="claim whose timeline and contributions to show")
+    run.add_argument("--out", help="also write posterior.csv here")
+    run.add_argument("--report", help="write an analyst's report (.html or .md)")
+    run.add_argument(
+        "--config", help="engine settings (YAML/JSON) deep-merged into the case file's config"
+    )
+    _model_args(run)
+    run.set_defaults(func=cmd_run)
+    inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")
+    _tables(inf)
+    inf.add_argument("--priors", help="priors.json from `belief calibrate`")
+    inf.add_argument(
+        "--config", help="engine settings (YAML/JSON), the keys of a case file's config: block"
+    )
+    inf.add_argument("--method", choices=METHODS, default="exact")
+    inf.add_argument("--out", required=True, help="output posterior.csv")
+    inf.add_argument(
+        "--backend",
+        choices=("memory", "dask"),
+        default="memory",
+        help="with --method fast: in memory (default) or Dask over partitioned report files",
+    )
+    inf.add_argument(
+        "--dask-scheduler",
+        help="Dask scheduler: tcp://HOST:8786 for a cluster, or threads/processes/synchronous",
+    )
+    _model_args(inf)
+    inf.set_defaults(func=cmd_infer)
+    for register in _EXTENSIONS:
+        register(sub, _tables)
+    return parser
+
+
+#: Functions ``register(subparsers, add_table_args)`` adding more subcommands.
+_EXTENSIONS: list[Callable[..., None]] = []
+
+
+def _load_extensions() -> None:
+    try:
+        from belief.cli.calibrate import register
+    except ImportError:  # the calibration commands are optional until they land
+        return
+    if register not in _EXTENSIONS:
+        _EXTENSIONS.append(register)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``belief`` console script."""
+    _load_extensions()
+    args = build_parser().parse_args(argv)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", BeliefWarning)
+            # a performance note from PyTensor's pip build, not about the user's data
+            warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
+            warnings.showwarning = _show_warning
+            args.func(args)
+    except BeliefError as e:
+        print(f"belief: error: {_one_line(str(e))}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"belief: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _one_line(message: str) -> str:
+    """The contract promises a one-line error: join a multi-line message."""
+    return " ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"belief: warning: {message}", file=sys.stderr)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

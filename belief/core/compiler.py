@@ -1,0 +1,345 @@
+"""The compiler: every modelling rule, applied once, for every engine.
+
+A :class:`~belief.data.types.Case` (or coded report arrays with the small tables) becomes an
+:class:`Evidence`: arrays the exact, fast, incremental and Dask engines, the joint PyMC model
+and calibration's EM all consume. A new modelling feature lands here, once.
+
+The rules:
+
+* **Prior log-odds** of claim *c*: ``logit(prior_c or base_rate)`` plus, for each signal on *c*,
+  ``log(likelihood_ratio)`` when given, else ``direction * signal_effects[kind]`` (falling back to
+  ``default_signal_effect``) (:func:`signal_logodds`).
+* **Neutral reports** carry no evidence about truth; they count in ``n_reports`` only.
+* **Copies** (:mod:`belief.core.copies`): a copy of a copy resolves to its root original; a
+  copy of a source with an original on the claim gets ``copy_weight`` (default 0); for a silent
+  root the earliest copy stands in (full weight, the root's reliability). ``n_independent``
+  counts the full-weight informative reports.
+* **Side alignment** (``side_effect`` a ≠ 0): a report by a source on a claim that favours its
+  side has P(confirm | true) and P(deny | false) shifted by +a and -a on the logit scale (the
+  joint model's story). The closed-form engines keep this conjugate by giving each source up to
+  three reliability *channels* (neutral, favoured side, opposed side), each with its own Beta
+  prior, its mean shifted by ±a; reliability is pooled within a channel, not across channels.
+* **Reliability priors** per source come from ``config.source_priors`` (e.g. calibrated) when
+  it has that source, else :func:`belief.priors.reliability.resolve_source_prior` (own values, then
+  Admiralty grade, then kind, then default).
+* **Groups**: claims sharing a ``group`` are competing hypotheses, at most one true.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit, logit
+
+from belief.core.copies import resolve_copies
+from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
+from belief.data.types import Case, Claim, Report, Signal, Source
+from belief.priors.config import Config
+from belief.priors.reliability import ADMIRALTY_PRIORS, BetaPrior, SourcePrior, resolve_source_prior
+
+__all__ = [
+    "Evidence",
+    "alignment",
+    "compile_arrays",
+    "compile_case",
+    "effective_reports",
+    "has_own_prior",
+    "report_arrays_from_case",
+    "resolve_copies",
+    "signal_logodds",
+    "source_prior",
+    "source_prior_rows",
+]
+
+_CHANNEL = {1: " [favoured side]", -1: " [opposed side]"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A case compiled to arrays (claims and reliability channels indexed by position).
+
+    ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight (and,
+    when compiled with ``keep_copies``, the zero-weight copies too). A *channel* is a source,
+    or with a side effect one side of a source (``channel_source``, ``channel_align``).
+    """
+
+    claim_ids: list[str]
+    source_ids: list[str]
+    prior_logodds: np.ndarray
+    groups: list[list[int]]
+    r_claim: np.ndarray
+    r_source: np.ndarray
+    r_confirm: np.ndarray
+    r_weight: np.ndarray
+    a_se: np.ndarray
+    b_se: np.ndarray
+    a_sp: np.ndarray
+    b_sp: np.ndarray
+    n_reports: np.ndarray
+    n_independent: np.ndarray
+    channel_source: list[str] | None = None
+    channel_align: np.ndarray | None = None
+    r_align: np.ndarray | None = None
+    r_copy: np.ndarray | None = None
+
+    @property
+    def priors(self) -> np.ndarray:
+        """``(n_channels, 4)``: ``a_se, b_se, a_sp, b_sp``."""
+        return np.column_stack([self.a_se, self.b_se, self.a_sp, self.b_sp]).reshape(-1, 4)
+
+
+def signal_logodds(signal: Signal, config: Config) -> float:
+    """The log-odds shift a signal applies to its claim's prior."""
+    if signal.likelihood_ratio is not None:
+        return math.log(signal.likelihood_ratio)
+    effect = config.signal_effects.get(signal.kind, config.default_signal_effect)
+    return signal.direction * float(effect)
+
+
+def alignment(side: str | None, favors: str | None) -> int:
+    """+1 if a claim favouring ``favors`` favours ``side``, -1 if another side, else 0."""
+    if not side or not favors:
+        return 0
+    return 1 if favors == side else -1
+
+
+def has_own_prior(source: Source, rate: str, config: Config) -> bool:
+    """Whether ``source`` has its own prior on ``rate`` (not its kind's or the default)."""
+    return (
+        source.source_id in config.source_priors
+        or getattr(source, rate) is not None
+        or source.strength is not None
+        or source.admiralty in ADMIRALTY_PRIORS
+    )
+
+
+def source_prior(source: Source, config: Config) -> SourcePrior:
+    """The Beta priors of one source: ``config.source_priors`` first, then the precedence."""
+    sp = config.source_priors.get(source.source_id)
+    if sp is not None:
+        return sp
+    return resolve_source_prior(source, config.kind_priors, config.default_prior)
+
+
+def _shift(sp: SourcePrior, a: float) -> SourcePrior:
+    """Move the prior means by ``a`` on the logit scale (sensitivity up, specificity down)."""
+    se, spec = sp.sensitivity, sp.specificity
+    return SourcePrior(
+        BetaPrior.from_mean_strength(float(expit(logit(se.mean) + a)), se.strength),
+        BetaPrior.from_mean_strength(float(expit(logit(spec.mean) - a)), spec.strength),
+    )
+
+
+def source_prior_rows(
+    source_ids: Sequence[str],
+    sources: Sequence[Source] | Mapping[str, Source],
+    config: Config,
+    align: Sequence[int] | np.ndarray | None = None,
+) -> np.ndarray:
+    """Beta prior parameters ``(a_se, b_se, a_sp, b_sp)`` per source (or channel).
+
+    ``align`` (one of -1, 0, 1 per row) shifts a channel's means by ``±side_effect``.
+    """
+    table = sources if isinstance(sources, Mapping) else {s.source_id: s for s in sources}
+    rows = np.empty((len(source_ids), 4))
+    cache: dict[tuple[str | None, int], np.ndarray] = {}
+    for i, sid in enumerate(source_ids):
+        a = 0 if align is None else int(align[i])
+        meta = table.get(sid)
+        plain = meta is None and sid not in config.source_priors
+        key = (None, a)  # every unlisted source shares the default prior
+        if plain and key in cache:
+            rows[i] = cache[key]
+            continue
+        sp = source_prior(meta if meta is not None else Source(sid), config)
+        if a and config.side_effect:
+            sp = _shift(sp, a * config.side_effect)
+        se, spc = sp.sensitivity, sp.specificity
+        rows[i] = (se.alpha, se.beta, spc.alpha, spc.beta)
+        if plain:
+            cache[key] = rows[i]
+    return rows
+
+
+def report_arrays_from_case(case: Case, reports: Sequence[Report] | None = None) -> ReportArrays:
+    """The reports of a validated case (or the given subset) as :class:`ReportArrays`.
+
+    Source codes follow the case's sources table, then ids first seen in reports.
+    """
+    reps = case.reports if reports is None else reports
+    index = {c: i for i, c in enumerate(case.claim_ids)}
+    sdict: dict[str, int] = {s.source_id: k for k, s in enumerate(case.sources)}
+    source = np.array([sdict.setdefault(r.source_id, len(sdict)) for r in reps], dtype=np.int64)
+    derived = np.array(
+        [-1 if r.derived_from is None else sdict.setdefault(r.derived_from, len(sdict))
+         for r in reps], dtype=np.int64,
+    )  # fmt: skip
+    codes = {"confirm": 1, "deny": -1, "neutral": 0}
+    return ReportArrays(
+        claim_ids=case.claim_ids,
+        source_ids=list(sdict),
+        claim=np.array([index[r.claim_id] for r in reps], dtype=np.int64),
+        source=source,
+        stance=np.array([codes[r.stance] for r in reps], dtype=np.int8),
+        derived=derived,
+        time=np.array([time_code(r.time) for r in reps], dtype=np.int64),
+    )
+
+
+def effective_reports(case: Case, config: Config) -> list[tuple[Report, str, float]]:
+    """``(report, attributed source id, weight)`` for every report of ``case``, in order."""
+    ra = report_arrays_from_case(case)
+    attr, weight, _ = resolve_copies(ra, config.copy_weight, warn=False)
+    return [(r, ra.source_ids[int(a)], float(w)) for r, a, w in zip(case.reports, attr, weight)]
+
+
+def _codes(values: Sequence[str | None], vocab: dict[str, int]) -> np.ndarray:
+    return np.array([-1 if not v else vocab.setdefault(v, len(vocab)) for v in values], np.int64)
+
+
+def report_alignment(
+    claim: np.ndarray,
+    attr: np.ndarray,
+    source_ids: Sequence[str],
+    claims: Sequence[Claim],
+    sources: Sequence[Source],
+) -> np.ndarray:
+    """Side alignment (+1, -1, 0) of reports: the attributed source's side vs the claim's favors.
+
+    ``claim`` and ``attr`` are claim and source codes; ``claims`` lists the claims by code.
+    """
+    vocab: dict[str, int] = {}
+    favors = _codes([c.favors for c in claims], vocab)
+    table = {s.source_id: s for s in sources}
+    side = _codes([getattr(table.get(s), "side", None) for s in source_ids], vocab)
+    if not len(claim) or not len(favors):
+        return np.zeros(len(claim), dtype=np.int64)
+    f, s_ = favors[claim], side[attr]
+    return np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1)).astype(np.int64)
+
+
+def compile_arrays(
+    arrays: ReportArrays,
+    config: Config | None = None,
+    *,
+    claims: Sequence[Claim] | None = None,
+    sources: Sequence[Source] = (),
+    signals: Sequence[Signal] = (),
+    keep_copies: bool = False,
+) -> Evidence:
+    """Compile coded reports and the small tables into :class:`Evidence` (the one compiler).
+
+    Parameters
+    ----------
+    arrays : ReportArrays
+        Coded reports (:func:`report_arrays_from_case`, :func:`belief.data.streaming.read_reports`).
+    config : Config, optional
+        Settings (default ``Config()``).
+    claims : sequence of Claim, optional
+        Must list ``arrays.claim_ids`` in order when given (priors, groups, ``favors``).
+    sources, signals : sequence
+        The sources table (priors, ``side``) and the signals.
+    keep_copies : bool
+        Keep zero-weight copies in the ``r_*`` arrays (the joint model learns their weight).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ra = ReportArrays(["c1"], ["a", "b"], np.array([0, 0]), np.array([0, 1]),
+    ...                   np.array([1, 0], dtype=np.int8), np.array([-1, -1]),
+    ...                   np.full(2, NO_TIME))
+    >>> ev = compile_arrays(ra)
+    >>> ev.source_ids, ev.n_reports.tolist(), ev.n_independent.tolist()
+    (['a'], [2], [1])
+    """
+    config = Config() if config is None else config
+    n_claims = len(arrays.claim_ids)
+    if claims is not None and [c.claim_id for c in claims] != list(arrays.claim_ids):
+        raise ValueError("claims must list arrays.claim_ids in the same order")
+    claims = tuple(claims or ())  # no claims table: base rate for all, no groups
+    lo = np.full(n_claims, float(logit(config.base_rate)))
+    if claims:
+        prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
+        lo = logit(np.where(np.isnan(prior), config.base_rate, prior))
+    index = {c: i for i, c in enumerate(arrays.claim_ids)}
+    for s in signals:
+        lo[index[s.claim_id]] += signal_logodds(s, config)
+    attr, weight, _ = resolve_copies(arrays, config.copy_weight)
+    informative = arrays.stance != 0
+    keep = informative & ((weight > 0) | (keep_copies & (arrays.derived >= 0)))
+    r_attr, r_claim = attr[keep], arrays.claim[keep].astype(np.int64)
+    r_align = report_alignment(arrays.claim, attr, arrays.source_ids, claims, sources)[keep]
+    chan_align = r_align if config.side_effect else np.zeros_like(r_align)
+    # channels: (source, alignment), labelled and ordered by source id
+    key = r_attr * 3 + (chan_align + 1)
+    used, inv = np.unique(key, return_inverse=True)
+    labels = np.asarray(arrays.source_ids, dtype=object)[used // 3].astype(str)
+    ch_align = used % 3 - 1
+    order = np.lexsort((ch_align, labels))
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    channel_source = [str(x) for x in labels[order]]
+    channel_align = ch_align[order]
+    source_ids = [s + _CHANNEL.get(int(a), "") for s, a in zip(channel_source, channel_align)]
+    priors = source_prior_rows(channel_source, sources, config, channel_align)
+    groups: dict[str, list[int]] = {}
+    for i, c in enumerate(claims):
+        if c.group is not None:
+            groups.setdefault(c.group, []).append(i)
+    r_weight = weight[keep]
+    full = r_weight == 1.0
+    return Evidence(
+        claim_ids=list(arrays.claim_ids),
+        source_ids=source_ids,
+        prior_logodds=lo,
+        groups=[g for g in groups.values() if len(g) > 1],
+        r_claim=r_claim,
+        r_source=rank[inv].astype(np.int64).reshape(-1),
+        r_confirm=arrays.stance[keep] > 0,
+        r_weight=r_weight,
+        a_se=priors[:, 0],
+        b_se=priors[:, 1],
+        a_sp=priors[:, 2],
+        b_sp=priors[:, 3],
+        n_reports=np.bincount(arrays.claim, minlength=n_claims),
+        n_independent=np.bincount(r_claim[full], minlength=n_claims),
+        channel_source=channel_source,
+        channel_align=channel_align,
+        r_align=r_align,
+        r_copy=~full,
+    )
+
+
+def compile_case(
+    case: Case,
+    config: Config | None = None,
+    reports: Sequence[Report] | None = None,
+    signals: Sequence[Signal] | None = None,
+    *,
+    keep_copies: bool = False,
+) -> Evidence:
+    """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`.
+
+    Examples
+    --------
+    >>> from belief.data.io import case_from_records
+    >>> case = case_from_records({"reports": [
+    ...     {"claim_id": "c", "source_id": "z", "stance": "confirm"},
+    ...     {"claim_id": "c", "source_id": "x", "stance": "confirm", "derived_from": "z"},
+    ...     {"claim_id": "c", "source_id": "y", "stance": "confirm", "derived_from": "x"}]})
+    >>> compile_case(case).n_independent.tolist()  # a chain of copies resolves to z
+    [1]
+    """
+    config = Config.from_case(case) if config is None else config
+    ra = report_arrays_from_case(case, reports)
+    return compile_arrays(
+        ra,
+        config,
+        claims=case.claims,
+        sources=case.sources,
+        signals=case.signals if signals is None else signals,
+        keep_copies=keep_copies,
+    )

@@ -1,0 +1,347 @@
+"""Reading reports: chunked CSV reading and validation into integer codes.
+
+Large report files are read in chunks of ``chunksize`` rows with pandas' C parser; each chunk is
+validated with vectorized checks (the first bad row raises the same
+:class:`~belief.exceptions.ValidationError` as :func:`belief.data.io.read_tables`, naming the file,
+the spreadsheet row and the column) and turned into integer codes
+(:class:`~belief.data.arrays.ReportArrays`). No :class:`~belief.data.types.Report` object is built
+per row and nothing is dense in claims × sources: memory is a few int64 arrays per report plus one
+chunk of text.
+
+:func:`belief.core.compiler.compile_arrays` (the one compiler) then gives the same
+:class:`~belief.core.compiler.Evidence` as ``compile_case(read_tables(...))``. :func:`read_evidence`
+does both from the contract's files.
+
+Times are parsed with ``pandas.to_datetime(format="ISO8601", utc=True)``; a value pandas cannot
+parse is checked with :func:`belief.data.validation.parse_time`, which raises the usual error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from belief.core.compiler import Evidence, compile_arrays
+from belief.data.arrays import NO_TIME, ReportArrays, time_code
+from belief.data.types import Report
+from belief.data.validation import (
+    STANCE_ALIASES,
+    Origin,
+    _stance,
+    parse_reports,
+    parse_time,
+    warn_unknown_sources,
+)
+from belief.exceptions import ValidationError
+from belief.priors.config import Config
+
+__all__ = [
+    "iter_report_chunks",
+    "normalize_chunk",
+    "read_evidence",
+    "read_reports",
+    "report_items",
+]
+
+_REQUIRED = ("claim_id", "source_id", "stance")
+_CODES = {"confirm": 1, "deny": -1, "neutral": 0}
+_STANCE_CODE = {k: _CODES[v] for k, v in STANCE_ALIASES.items()}
+PathLike = str | os.PathLike[str]
+
+
+def _where(label: str, row: int, column: str) -> str:
+    return f"{label}, row {row}, column '{column}'"
+
+
+def _text_column(df: pd.DataFrame, column: str) -> pd.Series:
+    """Stripped text of ``column`` ('' where missing), for frames read as text or not."""
+    if column not in df.columns:
+        return pd.Series("", index=df.index, dtype=object)
+    col = df[column]
+    return col.where(col.notna(), "").astype(str).str.strip()
+
+
+def _first_bad(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _times(raw: pd.Series, label: str, rows: np.ndarray) -> np.ndarray:
+    """Microseconds since the epoch (UTC), :data:`NO_TIME` where empty; errors as parse_time."""
+    present = (raw != "").to_numpy()
+    out = np.full(len(raw), NO_TIME, dtype=np.int64)
+    if not present.any():
+        return out
+    parsed = pd.to_datetime(raw[present], format="ISO8601", utc=True, errors="coerce")
+    ns = parsed.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64)
+    idx = np.flatnonzero(present)
+    for k in np.flatnonzero(ns == NO_TIME):  # pandas refused: the row-level parser decides
+        i = idx[k]
+        t = parse_time(raw.iloc[i], _where(label, int(rows[i]), "time"))
+        ns[k] = time_code(t)
+    out[idx] = ns
+    return out
+
+
+def normalize_chunk(df: pd.DataFrame, label: str, first_row: int = 2) -> pd.DataFrame:
+    """Validate one chunk of a reports table and normalize it (vectorized).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Rows of reports.csv (read as text).
+    label : str
+        The file name used in error messages.
+    first_row : int
+        Spreadsheet row of ``df``'s first row (the header is row 1).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``claim_id``, ``source_id``, ``derived_from`` (text, ``None`` when empty),
+        ``stance`` (int8: 1, -1, 0), ``time`` (int64 microseconds, :data:`NO_TIME`) and ``row``.
+
+    Raises
+    ------
+    ValidationError
+        At the first bad value, naming the file, the row and the column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"claim_id": ["c1"], "source_id": ["a"], "stance": ["Support"]})
+    >>> normalize_chunk(df, "reports.csv")["stance"].tolist()
+    [1]
+    >>> df.loc[0, "stance"] = "maybe"
+    >>> normalize_chunk(df, "reports.csv", first_row=7)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    belief.exceptions.ValidationError: reports.csv, row 7, column 'stance': invalid stance ...
+    """
+    for column in _REQUIRED:
+        if column not in df.columns:
+            raise ValidationError(f"{label}: required column '{column}' missing")
+    rows = first_row + np.arange(len(df), dtype=np.int64)
+    # blank lines keep their spreadsheet row number but carry no report
+    blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    if blank.any():
+        df, rows = df.loc[~blank], rows[~blank]
+    out = {}
+    for column in ("claim_id", "source_id"):
+        values = _text_column(df, column)
+        empty = (values == "").to_numpy()
+        if empty.any():
+            i = _first_bad(empty)
+            raise ValidationError(f"{_where(label, int(rows[i]), column)}: required value missing")
+        out[column] = values.to_numpy(dtype=object)
+    stance_text = _text_column(df, "stance")
+    code = stance_text.str.lower().map(_STANCE_CODE)
+    if code.isna().any():
+        i = _first_bad(code.isna().to_numpy())
+        _stance(stance_text.iloc[i], _where(label, int(rows[i]), "stance"))  # raises
+    derived = _text_column(df, "derived_from")
+    out["derived_from"] = derived.where(derived != "", None).to_numpy(dtype=object)
+    out["stance"] = code.to_numpy(dtype=np.int8)
+    out["time"] = _times(_text_column(df, "time"), label, rows)
+    out["row"] = rows
+    return pd.DataFrame(out)
+
+
+def iter_report_chunks(
+    reports: PathLike | pd.DataFrame, *, chunksize: int = 200_000
+) -> Iterator[pd.DataFrame]:
+    """Yield validated, normalized chunks (see :func:`normalize_chunk`) of a reports table."""
+    if isinstance(reports, pd.DataFrame):
+        for start in range(0, max(len(reports), 1), chunksize):
+            yield normalize_chunk(
+                reports.iloc[start : start + chunksize], "reports DataFrame", start + 2
+            )
+        return
+    label = str(reports)
+    try:
+        reader = pd.read_csv(
+            reports, dtype=str, keep_default_na=False, chunksize=chunksize, skip_blank_lines=False
+        )
+        first = 2
+        for df in reader:
+            yield normalize_chunk(df, label, first)
+            first += len(df)
+    except FileNotFoundError:
+        raise ValidationError(f"{label}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ValidationError(f"{label}: cannot parse as CSV: {e}") from None
+
+
+def empty_chunk() -> pd.DataFrame:
+    """An empty normalized chunk (:func:`normalize_chunk`'s columns) with a real one's dtypes."""
+    row = pd.DataFrame({"claim_id": ["c"], "source_id": ["s"], "stance": ["confirm"],
+                        "derived_from": ["d"], "time": [""]})  # fmt: skip
+    return normalize_chunk(row, "").iloc[:0]
+
+
+def read_normalized(reports: PathLike | pd.DataFrame, *, chunksize: int = 200_000) -> pd.DataFrame:
+    """A whole reports table as one validated, normalized frame (:func:`iter_report_chunks`)."""
+    chunks = list(iter_report_chunks(reports, chunksize=chunksize))
+    return pd.concat(chunks, ignore_index=True) if chunks else empty_chunk()
+
+
+def _encode(values: np.ndarray, codes: dict[str, int]) -> np.ndarray:
+    """Integer codes of ``values``, extending ``codes`` in order of first appearance."""
+    local, uniques = pd.factorize(values)
+    glob = np.fromiter(
+        (codes.setdefault(u, len(codes)) for u in uniques), dtype=np.int64, count=len(uniques)
+    )
+    return glob[local] if len(local) else np.zeros(0, dtype=np.int64)
+
+
+def unknown_claim_error(
+    label: str, row: int, claim_id: str, known: Sequence[str]
+) -> ValidationError:
+    shown = sorted(known)[:10]
+    listing = ", ".join(shown) + (", ..." if len(known) > 10 else "")
+    return ValidationError(
+        f"{_where(label, row, 'claim_id')}: unknown claim {claim_id!r}; known claims: {listing}"
+    )
+
+
+def read_reports(
+    reports: PathLike | pd.DataFrame,
+    *,
+    claim_ids: Sequence[str] | None = None,
+    chunksize: int = 200_000,
+) -> ReportArrays:
+    """Read a reports table in chunks into :class:`ReportArrays`.
+
+    Parameters
+    ----------
+    reports : path-like or DataFrame
+        reports.csv (the data contract's columns).
+    claim_ids : sequence of str, optional
+        Known claims (the claims table, in order); a report on another claim is an error.
+        Without it, claims are coded in order of first appearance.
+    chunksize : int
+        Rows per chunk: bounds the memory spent on text.
+
+    Returns
+    -------
+    ReportArrays
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ra = read_reports(pd.DataFrame({"claim_id": ["c2", "c1", "c2"],
+    ...                                 "source_id": ["a", "b", "a"],
+    ...                                 "stance": ["confirm", "deny", "neutral"]}))
+    >>> ra.claim_ids, ra.claim.tolist(), ra.stance.tolist()
+    (['c2', 'c1'], [0, 1, 0], [1, -1, 0])
+    """
+    known = None if claim_ids is None else pd.Index(list(claim_ids))
+    cdict: dict[str, int] = {}
+    sdict: dict[str, int] = {}
+    parts = []
+    label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
+    for ch in iter_report_chunks(reports, chunksize=chunksize):
+        if known is not None:
+            claim = known.get_indexer(ch["claim_id"].to_numpy()).astype(np.int64)
+            if (claim < 0).any():
+                i = _first_bad(claim < 0)
+                raise unknown_claim_error(
+                    label, int(ch["row"].iloc[i]), ch["claim_id"].iloc[i], known
+                )
+        else:
+            claim = _encode(ch["claim_id"].to_numpy(), cdict)
+        source = _encode(ch["source_id"].to_numpy(), sdict)
+        has = ch["derived_from"].notna().to_numpy()
+        derived = np.full(len(ch), -1, dtype=np.int64)
+        derived[has] = _encode(ch["derived_from"].to_numpy()[has], sdict)
+        parts.append((claim, source, ch["stance"].to_numpy(), derived, ch["time"].to_numpy()))
+    empty = (np.zeros(0, np.int64),) * 5
+    cols = [np.concatenate(c) for c in zip(*parts)] if parts else list(empty)
+    return ReportArrays(
+        claim_ids=list(known) if known is not None else list(cdict),
+        source_ids=list(sdict),
+        claim=cols[0],
+        source=cols[1],
+        stance=cols[2].astype(np.int8),
+        derived=cols[3],
+        time=cols[4],
+    )
+
+
+def read_evidence(
+    reports: PathLike | pd.DataFrame,
+    claims: PathLike | pd.DataFrame | None = None,
+    sources: PathLike | pd.DataFrame | None = None,
+    signals: PathLike | pd.DataFrame | None = None,
+    *,
+    config: Config | None = None,
+    chunksize: int = 200_000,
+) -> Evidence:
+    """Read the contract's tables into :class:`~belief.core.compiler.Evidence`, reports in chunks.
+
+    Equal to ``compile_case(read_tables(claims, sources, reports, signals), config)``
+    (same validation errors and unknown-source warning) without a Report object per row. The
+    small tables (claims, sources, signals) go through :func:`belief.data.io.read_tables`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = read_evidence(pd.DataFrame({"claim_id": ["c1", "c1"], "source_id": ["a", "b"],
+    ...                                  "stance": ["confirm", "deny"]}))
+    >>> ev.claim_ids, ev.source_ids, ev.r_confirm.tolist()
+    (['c1'], ['a', 'b'], [True, False])
+    """
+    from belief.data.io import read_tables
+
+    side = read_tables(claims, sources, pd.DataFrame(columns=list(_REQUIRED)), signals)
+    config = Config.from_case(side) if config is None else config
+    arrays = read_reports(
+        reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
+    )
+    claim_objs = side.claims if claims is not None else None
+    if claims is None:
+        seen = set(arrays.claim_ids)
+        extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
+        arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
+    label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
+    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
+    warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
+    return compile_arrays(
+        arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals
+    )
+
+
+def report_items(reports: Any) -> list[tuple[str, str, int, str | None, int]]:
+    """``(claim_id, source_id, stance code, derived_from, time code)`` per report, validated.
+
+    Parameters
+    ----------
+    reports : Report, mapping, DataFrame or iterable of reports/mappings
+        What :meth:`belief.engines.incremental.Belief.update` takes. Mappings and DataFrames use the
+        data contract's report columns; errors name ``update`` and the entry or row.
+
+    Returns
+    -------
+    list of tuple
+        One ``(claim_id, source_id, stance, derived_from, time)`` per report, in order, with
+        the stance coded ``1``/``-1``/``0`` and the time in microseconds (:data:`NO_TIME` when
+        missing).
+    """
+    if isinstance(reports, pd.DataFrame):
+        df = normalize_chunk(reports, "reports DataFrame")
+        cols = ("claim_id", "source_id", "stance", "derived_from", "time")
+        return [(a, b, int(c), d, int(t)) for a, b, c, d, t in zip(*(df[k] for k in cols))]
+    if isinstance(reports, Report | Mapping):
+        reports = [reports]
+    out = []
+    for k, r in enumerate(reports):
+        if not isinstance(r, Report):
+            r = parse_reports([r], Origin("update", f"reports[{k}]", csv=False))[0]
+        if r.stance not in _CODES:
+            raise ValidationError(f"update, report {k + 1}: invalid stance {r.stance!r}")
+        out.append((r.claim_id, r.source_id, _CODES[r.stance], r.derived_from, time_code(r.time)))
+    return out

@@ -1,0 +1,192 @@
+"""The partition side of the Dask backend: what each worker runs on its share of the reports.
+
+A partition holds whole claim blocks (a group, or a free claim) with all their reports
+(:class:`_Part`, a :class:`~belief.engines.cells.Block`); these functions read and code the
+reports, run one sweep, and return the small per-source summaries the client reduces.
+:mod:`belief.engines.dask` orchestrates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+
+from belief.core.groups import group_logodds
+from belief.data.streaming import read_normalized
+from belief.engines.cells import Block
+from belief.engines.fast import interval_moments, sweep
+
+_ROWS = 1 << 40  # rows per file, for positions
+
+
+def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
+    """One file as one validated partition (normalized columns plus ``part``)."""
+    return read_normalized(path, chunksize=chunksize).assign(part=np.int64(part))
+
+
+def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """Distinct claims, sources (incl. ``derived_from``) and reporters, in order of appearance."""
+    sources = pd.concat([df["source_id"], df["derived_from"].dropna()], ignore_index=True)
+    return (df["claim_id"].drop_duplicates().tolist(), sources.drop_duplicates().tolist(),
+            df["source_id"].drop_duplicates().tolist())  # fmt: skip
+
+
+def _copy_claims(df: pd.DataFrame) -> list[str]:
+    return df.loc[df["derived_from"].notna(), "claim_id"].drop_duplicates().tolist()
+
+
+def _rows_on(df: pd.DataFrame, claims: set[str]) -> pd.DataFrame:
+    return df[df["claim_id"].isin(claims)]
+
+
+def _position(part: Any, row: Any) -> np.ndarray:
+    """A report's global position as one int64: (partition, spreadsheet row)."""
+    return np.asarray(part, dtype=np.int64) * _ROWS + np.asarray(row, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _Coding:
+    """What every partition needs to code its reports (broadcast once)."""
+
+    claims: pd.Index
+    sources: pd.Index
+    block: np.ndarray  # block id per claim
+    copy_pos: np.ndarray  # sorted positions of the reports on claims with copies
+    copy_attr: np.ndarray  # their attributed source codes
+    copy_weight: np.ndarray  # and weights
+    side: np.ndarray  # side code per source (-1: none)
+    favors: np.ndarray  # favors code per claim (-1: none)
+    sided: bool  # side_effect != 0: channels are (source, alignment)
+    labels: list[str]
+    strict: bool  # claims came from a claims table: unknown ones are errors
+
+
+def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
+    claim = cd.claims.get_indexer(df["claim_id"].to_numpy())
+    if cd.strict and (claim < 0).any():
+        from belief.data.streaming import unknown_claim_error
+
+        i = int(np.flatnonzero(claim < 0)[0])
+        label = cd.labels[int(df["part"].iloc[i])]
+        raise unknown_claim_error(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], cd.claims)
+    attr = cd.sources.get_indexer(df["source_id"].to_numpy()).astype(np.int64)
+    weight = np.ones(len(df))
+    if len(cd.copy_pos):
+        pos = _position(df["part"], df["row"])
+        k = np.minimum(np.searchsorted(cd.copy_pos, pos), len(cd.copy_pos) - 1)
+        hit = cd.copy_pos[k] == pos
+        attr[hit], weight[hit] = cd.copy_attr[k[hit]], cd.copy_weight[k[hit]]
+    if cd.sided:  # the channel of the claim's side, as the compiler forms it
+        f, s_ = cd.favors[claim], cd.side[attr]
+        align = np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1))
+        attr = attr * 3 + align + 1
+    return pd.DataFrame(
+        {
+            "claim": claim.astype(np.int64),
+            "attr": attr,
+            "stance": df["stance"].to_numpy(np.int8),
+            "weight": weight,
+            "block": cd.block[claim],
+        }
+    )
+
+
+@dataclass
+class _Part:
+    """The claims of whole blocks with all their reports: one partition's share of the work."""
+
+    claims: np.ndarray
+    ell: np.ndarray
+    groups: list[list[int]]
+    block: Block
+    n_reports: np.ndarray
+    n_independent: np.ndarray
+
+
+@dataclass
+class _State:
+    lo: np.ndarray
+    stats: np.ndarray
+    delta: float
+
+
+def _make_part(df: pd.DataFrame, world: tuple[Any, ...], n_src: int) -> _Part:
+    ell, groups, block_of = world
+    present = np.unique(block_of[df["claim"].to_numpy()])
+    claims = np.flatnonzero(np.isin(block_of, present))
+    local = np.searchsorted(claims, df["claim"].to_numpy())
+    keep = (df["stance"].to_numpy() != 0) & (df["weight"].to_numpy() > 0)
+    full = keep & (df["weight"].to_numpy() == 1.0)
+    pos = {c: k for k, c in enumerate(claims.tolist())}
+    own = [[pos[m] for m in g] for g in groups if g[0] in pos]
+    block = Block(len(claims), n_src, local[keep], df["attr"].to_numpy()[keep],
+                  df["stance"].to_numpy()[keep] > 0, df["weight"].to_numpy()[keep])  # fmt: skip
+    return _Part(claims, ell[claims], own, block, np.bincount(local, minlength=len(claims)),
+                 np.bincount(local[full], minlength=len(claims)))  # fmt: skip
+
+
+def _start(part: _Part) -> _State:
+    lo = group_logodds(part.ell, part.groups)
+    return _State(lo, part.block.source_stats(expit(lo)), np.inf)
+
+
+def _step(part: _Part, state: _State, post: np.ndarray, damping: float) -> _State:
+    new = sweep(state.lo, post, part.block, part.ell, part.groups, damping)
+    delta = float(np.max(np.abs(expit(new) - expit(state.lo)), initial=0.0))
+    return _State(new, part.block.source_stats(expit(new)), delta)
+
+
+def _summary(state: _State) -> tuple[np.ndarray, float]:
+    return state.stats, state.delta
+
+
+def _override(part: _Part, state: _State, exact: tuple[np.ndarray, np.ndarray]) -> _State:
+    """Set the owned claims' log-odds to their exact values; refresh the statistics."""
+    claims, values = exact
+    k = np.searchsorted(part.claims, claims)
+    k = np.minimum(k, max(len(part.claims) - 1, 0))
+    own = (part.claims[k] == claims) if len(part.claims) else np.zeros(len(claims), bool)
+    lo = state.lo.copy()
+    lo[k[own]] = values[own]
+    return _State(lo, part.block.source_stats(expit(lo)), state.delta)
+
+
+def _claim_counts(part: _Part) -> np.ndarray:
+    """Per source, how many of this partition's claims it reports on."""
+    return np.bincount(part.block.source, minlength=part.block.n_sources)
+
+
+def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[np.ndarray, ...]:
+    """Cells of the claims that may lie in a small component (every source has few claims).
+
+    A claim qualifies when each of its sources reports on at most ``limit`` claims in all and
+    its whole group qualifies; the client checks the components are complete.
+    """
+    claim, source, x, y = part.block.cells()
+    n = len(part.claims)
+    big = np.bincount(claim, counts[source] > limit, n) > 0
+    for g in part.groups:
+        if len(g) > limit or big[g].any():
+            big[g] = True
+    keep = ~big[claim]
+    ok = np.flatnonzero(~big)
+    groups = [part.claims[g] for g in part.groups if not big[g[0]]]
+    return (
+        part.claims[ok],
+        part.ell[ok],
+        part.claims[claim[keep]],
+        source[keep],
+        x[keep],
+        y[keep],
+        groups,
+    )
+
+
+def _finish(part: _Part, state: _State, post: np.ndarray) -> tuple[np.ndarray, ...]:
+    centre, var = interval_moments(part.block, part.ell, part.groups, post, state.lo)
+    used = np.unique(part.block.source)
+    return part.claims, state.lo, centre, var, part.n_reports, part.n_independent, used

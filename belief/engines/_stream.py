@@ -1,0 +1,214 @@
+"""The incremental engine's bookkeeping: claims, channels and coded reports that grow by one.
+
+:class:`_Stream` holds what :class:`belief.engines.incremental.Belief` updates: claim codes and
+prior log-odds (signals included), source and reliability-channel codes with their Beta
+statistics, the coded reports with their attributed channel and weight, and each claim's
+report index. Copy status follows the compiler's rule (:func:`belief.core.copies.resolve_copies`),
+re-applied to one claim's reports whenever that claim has copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.special import expit, logit
+
+from belief.core.compiler import (
+    Evidence,
+    alignment,
+    report_alignment,
+    signal_logodds,
+    source_prior_rows,
+)
+from belief.core.copies import resolve_copies
+from belief.core.groups import group_logodds
+from belief.data.arrays import Growable, ReportArrays
+from belief.data.types import Claim
+from belief.exceptions import ValidationError
+from belief.priors.config import Config
+
+
+class _Stream:
+    """State shared by the incremental engine's local updates and refits (see the module doc)."""
+
+    config: Config
+    _idx: np.ndarray
+    _ptr: np.ndarray
+    _extra: dict[int, list[int]]
+    _since_refit: int
+
+    # -- state ---------------------------------------------------------------------------
+    def _load(self, ra: ReportArrays, claims: Iterable[Claim], sources, signals) -> None:
+        claims = tuple(claims) or tuple(Claim(c) for c in ra.claim_ids)
+        if [c.claim_id for c in claims] != list(ra.claim_ids):
+            raise ValidationError("claims must list the reports' claim ids in order")
+        self._sources_meta = {s.source_id: s for s in sources}
+        self._claim_ids, self._cindex, self._favors = [], {}, []
+        self._ell, self._lo = Growable([], float), Growable([], float)
+        self._group, self._n_reports = Growable([], np.int64), Growable([], np.int64)
+        self._groups: list[list[int]] = []
+        self._gindex: dict[str, int] = {}
+        for c in claims:
+            self._new_claim(c)
+        for s in signals:
+            self._ell.a[self._cindex[s.claim_id]] += signal_logodds(s, self.config)
+        self._source_ids = list(ra.source_ids)
+        self._sindex = {s: i for i, s in enumerate(self._source_ids)}
+        # channels (source, side alignment), as the compiler forms them
+        self._chan: dict[tuple[int, int], int] = {}
+        self._chan_src: list[int] = []
+        self._chan_align: list[int] = []
+        self._prior, self._post = Growable([], float, 4), Growable([], float, 4)
+        src, weight, _ = resolve_copies(ra, self.config.copy_weight)
+        align = report_alignment(ra.claim, src, ra.source_ids, claims, tuple(sources))
+        if not self.config.side_effect:
+            align = np.zeros_like(align)
+        keys, inv = np.unique(src * 3 + align + 1, return_inverse=True)
+        codes = np.array([self._channel_code(int(k // 3), int(k % 3) - 1) for k in keys])
+        attr = codes[inv.reshape(-1)] if len(keys) else np.zeros(0, np.int64)
+        self._claim, self._source = Growable(ra.claim, np.int64), Growable(ra.source, np.int64)
+        self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
+        self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
+        self._weight = Growable(weight, float)
+        self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
+        np.add.at(self._n_reports.a, ra.claim, 1)
+        self._lo.v[:] = group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
+        self._post.v[:] = self._prior.v
+
+    def _new_claim(self, claim: Claim) -> int:
+        if claim.claim_id in self._cindex:
+            raise ValidationError(f"claim {claim.claim_id!r} already exists")
+        c = len(self._claim_ids)
+        self._claim_ids.append(claim.claim_id)
+        self._cindex[claim.claim_id] = c
+        self._favors.append(claim.favors)
+        prior = self.config.base_rate if claim.prior is None else claim.prior
+        self._ell.append(logit(prior))
+        self._lo.append(logit(prior))
+        self._n_reports.append(0)
+        g = -1
+        if claim.group is not None:
+            g = self._gindex.setdefault(claim.group, len(self._gindex))
+            if g == len(self._groups):
+                self._groups.append([])
+            self._groups[g].append(c)
+        self._group.append(g)
+        return c
+
+    def _claim_code(self, claim_id: str) -> int:
+        c = self._cindex.get(claim_id)
+        return self._new_claim(Claim(claim_id)) if c is None else c
+
+    def _source_code(self, source_id: str) -> int:
+        s = self._sindex.get(source_id)
+        if s is None:
+            s = self._sindex[source_id] = len(self._source_ids)
+            self._source_ids.append(source_id)
+        return s
+
+    def _channel_code(self, s: int, align: int) -> int:
+        ch = self._chan.get((s, align))
+        if ch is None:
+            ch = self._chan[(s, align)] = len(self._chan_src)
+            self._chan_src.append(s)
+            self._chan_align.append(align)
+            sid = self._source_ids[s]
+            row = source_prior_rows([sid], self._sources_meta, self.config, [align])[0]
+            self._prior.append(row)
+            self._post.append(row)  # a new channel's posterior starts at its prior
+        return ch
+
+    def _channel_of(self, s: int, c: int) -> int:
+        align = 0
+        if self.config.side_effect:
+            meta = self._sources_meta.get(self._source_ids[s])
+            align = alignment(meta.side if meta else None, self._favors[c])
+        return self._channel_code(s, align)
+
+    def _block(self, c: int) -> list[int]:
+        g = self._group.a[c]
+        return [c] if g < 0 or len(self._groups[g]) < 2 else self._groups[g]
+
+    def _reports_of(self, claims: Iterable[int]) -> np.ndarray:
+        parts = [self._idx[self._ptr[c] : self._ptr[c + 1]] if c < len(self._ptr) - 1 else
+                 np.zeros(0, np.int64) for c in claims]  # fmt: skip
+        parts += [np.asarray(self._extra[c], dtype=np.int64) for c in claims if c in self._extra]
+        return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+
+    def _contribute(self, i: int, sign: float) -> None:
+        """Add (``+1``) or remove (``-1``) report ``i``'s weight at its claim's P(true)."""
+        w = self._weight.a[i]
+        if self._stance.a[i] == 0 or w <= 0:
+            return
+        q = expit(self._lo.a[self._claim.a[i]])
+        cols = (0, 3) if self._stance.a[i] > 0 else (1, 2)
+        self._post.a[self._attr.a[i], cols] += sign * w * np.array([q, 1.0 - q])
+
+    def _reattribute(self, i: int, attr: int, weight: float) -> None:
+        self._contribute(i, -1.0)
+        self._attr.a[i], self._weight.a[i] = attr, weight
+        self._contribute(i, 1.0)
+
+    def _resolve_claim(self, c: int) -> None:
+        """Apply the compiler's copy rule to claim ``c``'s reports (copies are per claim)."""
+        idx = self._reports_of([c])
+        sub = ReportArrays(
+            [self._claim_ids[c]], self._source_ids, np.zeros(len(idx), np.int64),
+            self._source.a[idx], self._stance.a[idx], self._derived.a[idx], self._time.a[idx],
+        )  # fmt: skip
+        src, weight, _ = resolve_copies(sub, self.config.copy_weight, warn=False)
+        for k, i in enumerate(idx.tolist()):
+            ch = self._channel_of(int(src[k]), c)
+            if ch != self._attr.a[i] or weight[k] != self._weight.a[i]:
+                self._reattribute(i, ch, float(weight[k]))
+
+    def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
+        """Record one report; resolve its claim's copies again if it has any."""
+        c, s = self._claim_code(cid), self._source_code(sid)
+        d = -1 if did is None else self._source_code(did)
+        i = self._claim.n
+        for arr, value in zip(
+            (self._claim, self._source, self._stance, self._derived, self._time, self._attr,
+             self._weight), (c, s, stance, d, t, self._channel_of(s, c), 1.0),
+        ):  # fmt: skip
+            arr.append(value)
+        self._contribute(i, 1.0)
+        self._extra.setdefault(c, []).append(i)
+        self._n_reports.a[c] += 1
+        self._since_refit += 1
+        if d >= 0:
+            self._copy_claims.add(c)
+        if c in self._copy_claims:
+            self._resolve_claim(c)
+        return c
+
+    def _labels(self) -> list[str]:
+        suffix = {1: " [favoured side]", -1: " [opposed side]"}
+        return [
+            self._source_ids[s] + suffix.get(a, "")
+            for s, a in zip(self._chan_src, self._chan_align)
+        ]
+
+    def _evidence(self) -> Evidence:
+        n = self._claim.n
+        keep = (self._stance.v != 0) & (self._weight.v > 0)
+        prior = self._prior.v
+        return Evidence(
+            claim_ids=self._claim_ids,
+            source_ids=self._labels(),
+            prior_logodds=self._ell.v.copy(),
+            groups=[g for g in self._groups if len(g) > 1],
+            r_claim=self._claim.v[keep],
+            r_source=self._attr.v[keep],
+            r_confirm=self._stance.v[keep] > 0,
+            r_weight=self._weight.v[keep],
+            a_se=prior[:, 0],
+            b_se=prior[:, 1],
+            a_sp=prior[:, 2],
+            b_sp=prior[:, 3],
+            n_reports=self._n_reports.v.copy(),
+            n_independent=np.bincount(
+                self._claim.v[keep & (self._weight.v == 1.0)], minlength=len(self._claim_ids)
+            ) if n else np.zeros(len(self._claim_ids), np.int64),
+        )  # fmt: skip

@@ -1,0 +1,365 @@
+"""The fast engine's sweeps as map-reduce over Dask partitions of report files.
+
+:func:`infer_dask` gives the numbers of :func:`belief.engines.fast.infer_fast` on
+:func:`belief.data.streaming.read_evidence` of the same files (tests check 1e-8), with the reports
+never gathered on one machine:
+
+1. *read*: one partition per file, each validated chunk by chunk exactly as
+   :func:`belief.data.streaming.iter_report_chunks` does (errors name the file, row and column);
+2. *index*: claim and source ids are collected per partition (only the distinct ids travel);
+3. *copies*: the reports on claims that have a copy are collected and resolved on the client
+   with the compiler's rule (:func:`belief.core.compiler.resolve_copies`; chains, stand-ins);
+4. *shuffle*: reports are coded and shuffled by claim block (a group, or a free claim), so each
+   partition owns whole blocks with all their reports (a :class:`belief.engines.fast.Block`);
+5. *sweeps*: per iteration each partition updates its claims from the broadcast source
+   posteriors and returns its per-source statistics (``S × 4`` floats); the client sums them.
+   Claim states stay on the workers (``dask.persist``).
+
+Pointing it at a distributed cluster
+------------------------------------
+Start a scheduler and workers (``dask scheduler``; ``dask worker tcp://HOST:8786``) that can
+all read the report files (a shared file system, or URLs such as ``s3://bucket/reports-*.csv``
+with ``s3fs`` installed: pandas opens them through fsspec), then::
+
+    from distributed import Client
+    from belief.engines.dask import infer_dask
+
+    result = infer_dask(["s3://bucket/reports-0.csv", ...], claims="claims.csv",
+                        client=Client("tcp://HOST:8786"))
+
+Without ``client`` the ``scheduler`` argument (``"threads"``, ``"processes"``,
+``"synchronous"``) or Dask's configured default is used. Dask is imported only when called.
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from belief.core.compiler import compile_arrays, source_prior_rows
+from belief.core.copies import resolve_copies
+from belief.core.groups import group_logodds
+from belief.data.arrays import ReportArrays, posterior_frame, reliability_frame
+from belief.data.streaming import empty_chunk, warn_unknown_sources
+from belief.data.types import Claim
+from belief.engines._dask_parts import (
+    _claim_counts,
+    _Coding,
+    _copy_claims,
+    _distinct,
+    _encode,
+    _finish,
+    _make_part,
+    _override,
+    _position,
+    _read,
+    _rows_on,
+    _small_cells,
+    _start,
+    _step,
+    _summary,
+)
+from belief.engines.fast import Damping, bounds
+from belief.engines.result import BeliefResult, Interval
+from belief.exceptions import ConvergenceWarning, ValidationError
+from belief.priors.config import Config, as_config
+
+__all__ = ["infer_dask"]
+
+
+def _paths(reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(reports, str | os.PathLike):
+        text = str(reports)
+        found = sorted(_glob.glob(text)) if _glob.has_magic(text) else [text]
+    else:
+        found = [str(p) for p in reports]
+    if not found:
+        raise ValidationError(f"{reports}: no report files match")
+    return found
+
+
+def _exact_small(
+    run: _Runner, parts: list[Any], prior: np.ndarray, max_states: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact log-odds of the small coupled components, as the in-memory fast engine has them."""
+    from belief.core.compiler import Evidence
+    from belief.engines.exact import _enumerate, components, n_states
+    from belief.engines.fast import EXACT_COMPONENTS
+
+    empty = (np.zeros(0, np.int64), np.zeros(0))
+    if max_states < 2:
+        return empty
+    limit = 24
+    counts = sum(run.compute([_call(_claim_counts, p) for p in parts]))
+    found = run.compute([_call(_small_cells, p, counts, limit) for p in parts])
+    claims = np.concatenate([f[0] for f in found])
+    if not len(claims):
+        return empty
+    local = {int(c): k for k, c in enumerate(claims)}
+    r_claim = np.array([local[int(c)] for f in found for c in f[2]], dtype=np.int64)
+    r_source = np.concatenate([f[3] for f in found]).astype(np.int64)
+    x, y = np.concatenate([f[4] for f in found]), np.concatenate([f[5] for f in found])
+    groups = [[local[int(c)] for c in g] for f in found for g in f[6]]
+    both = np.r_[x > 0, y > 0]
+    ev = Evidence(
+        claim_ids=[str(c) for c in claims], source_ids=[str(i) for i in range(len(prior))],
+        prior_logodds=np.concatenate([f[1] for f in found]), groups=groups,
+        r_claim=np.r_[r_claim, r_claim][both], r_source=np.r_[r_source, r_source][both],
+        r_confirm=np.r_[np.ones(len(x), bool), np.zeros(len(y), bool)][both],
+        r_weight=np.r_[x, y][both], a_se=prior[:, 0], b_se=prior[:, 1], a_sp=prior[:, 2],
+        b_sp=prior[:, 3], n_reports=np.zeros(len(claims), np.int64),
+        n_independent=np.zeros(len(claims), np.int64),
+    )  # fmt: skip
+    small = []
+    for comp in components(ev):
+        if len(comp) < 2 or len(comp) > limit or n_states(comp, ev.groups) > max_states:
+            continue
+        srcs = ev.r_source[np.isin(ev.r_claim, comp)]
+        pairs = np.unique(ev.r_claim[np.isin(ev.r_claim, comp)] * len(prior) + srcs)
+        inside = np.bincount(pairs % len(prior), minlength=len(prior))
+        if (inside[np.unique(srcs)] == counts[np.unique(srcs)]).all():  # the whole component
+            small.append(comp)
+    if not small or len(small) > EXACT_COMPONENTS:
+        return empty
+    lo = [_enumerate(ev, comp) for comp in small]
+    return claims[np.concatenate(small)], np.concatenate(lo)
+
+
+def _call(fn: Any, *args: Any) -> Any:
+    from dask import delayed
+
+    return delayed(fn, pure=True)(*args)
+
+
+def _ordered(lists: Sequence[list[str]]) -> list[str]:
+    return list(dict.fromkeys(x for part in lists for x in part))
+
+
+class _Runner:
+    """``compute`` / ``persist`` on a distributed client or a local scheduler."""
+
+    def __init__(self, client: Any, scheduler: str | None) -> None:
+        self.client, self.scheduler = client, scheduler
+
+    def compute(self, xs: list[Any]) -> list[Any]:
+        import dask
+
+        if self.client is not None:
+            return list(self.client.compute(xs, sync=True))
+        return list(dask.compute(*xs, scheduler=self.scheduler))
+
+    def persist(self, xs: list[Any]) -> list[Any]:
+        import dask
+
+        if self.client is not None:
+            return list(self.client.persist(xs))
+        return list(dask.persist(*xs, scheduler=self.scheduler))
+
+
+def _iterate(
+    run: _Runner,
+    parts: list[Any],
+    prior: np.ndarray,
+    tol: float,
+    max_iter: int,
+    damping: float | None,
+) -> tuple[np.ndarray, list[Any], int, bool]:
+    """The sweeps of :func:`belief.engines.fast.run_vb`, one map-reduce per sweep."""
+    from dask import delayed
+
+    states = run.persist([_call(_start, p) for p in parts])
+    summaries = run.compute([_call(_summary, s) for s in states])
+    post, schedule = prior + sum(st for st, _ in summaries), Damping(damping)
+    for it in range(1, max_iter + 1):
+        shared = delayed(post, pure=True)  # one copy per sweep, not one per task
+        d = schedule.value
+        states = run.persist([_call(_step, p, s, shared, d) for p, s in zip(parts, states)])
+        summaries = run.compute([_call(_summary, s) for s in states])
+        post = prior + sum(st for st, _ in summaries)
+        delta = max(d for _, d in summaries)
+        schedule.observe(delta)
+        if delta < tol:
+            return post, states, it, True
+    return post, states, max_iter, False
+
+
+def _copies(
+    run: _Runner, raw: Any, claim_ids: list[str], source_ids: list[str], copy_weight: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Attributed source and weight of every report on a claim with copies (the compiler's rule).
+
+    Only those claims' reports travel to the client; they are resolved there with
+    :func:`belief.core.compiler.resolve_copies`, in (file, row) order as the in-memory engine reads
+    them. Returns sorted positions, attributed source codes and weights.
+    """
+    found = run.compute([_call(_copy_claims, p) for p in raw.to_delayed()])
+    claims = {c for part in found for c in part}
+    empty = np.zeros(0, np.int64)
+    if not claims:
+        return empty, empty, np.zeros(0)
+    rows = run.compute([_call(_rows_on, p, claims) for p in raw.to_delayed()])
+    df = pd.concat(rows, ignore_index=True).sort_values(["part", "row"], kind="stable")
+    cindex, sindex = pd.Index(claim_ids), pd.Index(source_ids)
+    arrays = ReportArrays(
+        claim_ids=claim_ids,
+        source_ids=source_ids,
+        claim=cindex.get_indexer(df["claim_id"].to_numpy()).astype(np.int64),
+        source=sindex.get_indexer(df["source_id"].to_numpy()).astype(np.int64),
+        stance=df["stance"].to_numpy(np.int8),
+        derived=np.where(
+            df["derived_from"].notna(),
+            sindex.get_indexer(df["derived_from"].fillna(df["source_id"]).to_numpy()),
+            -1,
+        ).astype(np.int64),
+        time=df["time"].to_numpy(np.int64),
+    )
+    attr, weight, _ = resolve_copies(arrays, copy_weight)
+    return _position(df["part"], df["row"]), attr, weight
+
+
+def infer_dask(
+    reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    claims: Any = None,
+    sources: Any = None,
+    signals: Any = None,
+    *,
+    config: Config | Mapping[str, Any] | None = None,
+    client: Any = None,
+    scheduler: str | None = None,
+    tol: float = 1e-6,
+    max_iter: int = 2000,
+    damping: float | None = None,
+    level: float = 0.9,
+    chunksize: int = 200_000,
+    exact_states: int = 1 << 12,
+) -> BeliefResult:
+    """:func:`belief.engines.fast.infer_fast` as map-reduce over Dask partitions (see the module
+    doc).
+
+    Parameters
+    ----------
+    reports : str, path or sequence of them
+        Report files (one partition each), or a glob such as ``"reports/part-*.csv"``.
+    claims, sources, signals : path or DataFrame, optional
+        The small tables, read on the client with :func:`belief.data.io.read_tables`.
+    config : Config or mapping, optional
+        Settings (a mapping deep-merges into the small tables' defaults); every field is
+        honoured as by the in-memory engines (side effect, copy weight, priors).
+    client : distributed.Client, optional
+        Run on this cluster; otherwise ``scheduler`` (or Dask's default) is used.
+    scheduler : str, optional
+        ``"threads"``, ``"processes"`` or ``"synchronous"`` when no client is given.
+    tol, max_iter, damping, level : float, int, float or None, float
+        As in :func:`belief.engines.fast.infer_fast`.
+    chunksize : int
+        Rows per chunk when a worker reads a file.
+    exact_states : int
+        As in :func:`belief.engines.fast.infer_fast`: small coupled components (sources with few
+        claims) are found with one extra map-reduce and enumerated exactly on the client.
+
+    Returns
+    -------
+    BeliefResult
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "r1.csv").write_text("claim_id,source_id,stance\\nc1,a,confirm\\n")
+    >>> _ = (d / "r2.csv").write_text("claim_id,source_id,stance\\nc1,b,deny\\n")
+    >>> res = infer_dask(str(d / "r*.csv"), scheduler="synchronous")
+    >>> res.posterior[["claim_id", "p_true", "n_reports"]].to_dict("records")
+    [{'claim_id': 'c1', 'p_true': 0.5, 'n_reports': 2}]
+    """
+    import dask
+    import dask.dataframe as dd
+
+    from belief.data.io import read_tables
+
+    run, paths = _Runner(client, scheduler), _paths(reports)
+    empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
+    side = read_tables(claims, sources, empty, signals)
+    config = as_config(config, side)
+    meta = empty_chunk().assign(part=np.int64(0))
+    reads = [_call(_read, p, k, chunksize) for k, p in enumerate(paths)]
+    raw = dd.from_delayed(reads, meta=meta, verify_meta=False)
+    (raw,) = run.persist([raw])
+    ids = run.compute([_call(_distinct, p) for p in raw.to_delayed()])
+    claim_ids = side.claim_ids if claims is not None else _ordered(
+        [x[0] for x in ids] + [[s.claim_id for s in side.signals]])  # fmt: skip
+    source_ids = _ordered([x[1] for x in ids])
+    warn_unknown_sources(_ordered([x[2] for x in ids]), side.sources, str(reports))
+    claim_objs = side.claims if claims is not None else tuple(Claim(c) for c in claim_ids)
+    ev0 = compile_arrays(ReportArrays(claim_ids, [], *(np.zeros(0, np.int64),) * 5), config,
+                         claims=claim_objs, signals=side.signals)  # fmt: skip
+    block_of = np.arange(len(claim_ids), dtype=np.int64) + len(ev0.groups)
+    for k, g in enumerate(ev0.groups):
+        block_of[g] = k
+    vocab: dict[str, int] = {}
+    smeta = {s.source_id: s for s in side.sources}
+    favors = np.array([vocab.setdefault(c.favors, len(vocab)) if c.favors else -1
+                       for c in claim_objs], dtype=np.int64)  # fmt: skip
+    sides = np.array([vocab.setdefault(smeta[s].side, len(vocab))
+                      if s in smeta and smeta[s].side else -1 for s in source_ids],
+                     dtype=np.int64)  # fmt: skip
+    sided = bool(config.side_effect)
+    copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)
+    coding = _Coding(pd.Index(claim_ids), pd.Index(source_ids), block_of, copy_pos, copy_attr,
+                     copy_w, sides, favors, sided, paths, claims is not None)  # fmt: skip
+    coded = raw.map_partitions(_encode, dask.delayed(coding), meta=_encode(meta, coding))
+    coded = coded.shuffle(on="block", npartitions=len(paths))
+    world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of), pure=True)
+    n_slots = 3 * len(source_ids) if sided else len(source_ids)
+    parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
+    if sided:  # one prior row per (source, alignment) slot
+        slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
+        prior = source_prior_rows(
+            slot_src, side.sources, config, np.tile([-1, 0, 1], len(source_ids))
+        )
+        suffix = {0: " [opposed side]", 1: "", 2: " [favoured side]"}
+        slot_ids = [s + suffix[k % 3] for k, s in enumerate(slot_src)]
+    else:
+        prior = source_prior_rows(source_ids, side.sources, config)
+        slot_ids = list(source_ids)
+    post, states, n_iter, ok = _iterate(run, parts, prior, tol, max_iter, damping)
+    if not ok:
+        warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
+                      ConvergenceWarning, stacklevel=2)  # fmt: skip
+    exact = _exact_small(run, parts, prior, min(exact_states, 2**config.max_enumeration))
+    if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
+        fixed = dask.delayed(exact, pure=True)
+        states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
+        post = prior + sum(st for st, _ in run.compute([_call(_summary, st) for st in states]))
+    done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
+    return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact)
+
+
+def _result(
+    ev0: Any, source_ids: list[str], done: list[Any], post: np.ndarray, n_iter: int, ok: bool,
+    config: Config, level: float, exact: tuple[np.ndarray, np.ndarray],
+) -> BeliefResult:  # fmt: skip
+    """Assemble the partitions' claims (others keep their prior) into a result."""
+    n = len(ev0.claim_ids)
+    lo = group_logodds(ev0.prior_logodds, ev0.groups)
+    centre, var = lo.copy(), np.zeros(n)
+    n_rep, n_ind = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for claims, *values, _ in done:
+        lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
+    lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
+    used = np.unique(np.concatenate([d[-1] for d in done] or [np.zeros(0, np.int64)]))
+    order = sorted(used.tolist(), key=lambda i: source_ids[i])
+    return BeliefResult(
+        posterior=posterior_frame(ev0.claim_ids, lo, bounds(centre, var, lo, level), n_rep, n_ind),
+        log_odds=pd.Series(lo, index=ev0.claim_ids, name="log_odds"),
+        method="dask",
+        interval=Interval("reliability", level),
+        config=config,
+        reliability=reliability_frame([source_ids[i] for i in order], post[order]),
+        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact[0])},
+    )

@@ -1,0 +1,6 @@
+"""Explaining a posterior: timelines and contributions, the ACH matrix, what-if tables."""
+
+from belief.explain.ach import ach_matrix
+from belief.explain.timeline import contributions, timeline
+
+__all__ = ["ach_matrix", "contributions", "timeline"]
