@@ -1,4 +1,4 @@
-"""Speed of the joint model (``belief.model.estimator.ClaimBeliefModel``): a table, not a timed test.
+"""Speed of the joint model (``belief.model.ClaimBeliefModel``): a table, not a timed test.
 
 Cases
 -----
@@ -6,13 +6,14 @@ Cases
     ``seeds/khasham.yaml`` (6 claims, 13 sources, 20 reports), NUTS with 4 chains x 1000 draws.
     Target: under 60 s on 2 cores including compilation.
 ``large``
-    A world from :func:`belief.evaluation.simulate.simulate_case` with 2,000 claims, 60 sources and about
+    A world from :func:`belief.evaluation.simulate.simulate_case` with 2,000 claims, 60 sources
+    and about
     10,000 reports (copies, signals, sides and groups of competing claims included), fitted with
     ADVI (target: under 60 s) and NUTS 4 x 1000 (target: under 10 minutes, no divergences).
 
 Each case also times the closed-form engines on the same data in the same run, as the baseline
-(``belief.engines.exact.infer`` on the seed case, ``belief.engines.fast.infer_fast`` on the large one), and every
-row is checked against its target (``target`` / ``met`` columns).
+(``belief.infer`` on the seed case, ``belief.infer(method="fast")`` on the large one), and
+every row is checked against its target (``target`` / ``met`` columns).
 
 Seconds are wall-clock time of ``fit`` (encoding, graph building, compilation, sampling and
 diagnostics). PyTensor caches compiled code on disk, so a first run on a machine is slower.

@@ -6,9 +6,9 @@ Run from the repository root::
     python benchmarks/scale.py --sizes 10000 --dask # one size, with the Dask backend
     python benchmarks/scale.py --crowdkit-python /tmp/ck-venv/bin/python
 
-Data follow the generative story of :mod:`belief.evaluation.simulate`, drawn with vectorized numpy (the
-simulator builds Report objects, too slow for a million): source kinds (wire, media, blog) with
-logit-normal sensitivity/specificity, claim truth with a base rate, sources of lognormal
+Data follow the generative story of :mod:`belief.evaluation.simulate`, drawn with vectorized
+numpy (the simulator builds Report objects, too slow for a million): source kinds (wire, media,
+blog) with logit-normal sensitivity/specificity, claim truth with a base rate, sources of lognormal
 activity reporting on uniformly drawn claims (one report per claim and source), each report a
 confirm or deny from the source's sensitivity/specificity. ``claims = reports / 10`` and
 ``sources = reports / 200``, so the largest size is 1,000,000 reports over 100,000 claims and
@@ -20,21 +20,21 @@ loaded data included; "base MB" is the resident memory just before the timed cal
 wall time of the timed call only (per-update wall times are also shown as CPU time, which a
 busy machine's preemption does not inflate):
 
-* ``fast``: :func:`belief.engines.fast.infer_fast` on coded arrays (compilation, sweeps, intervals and
-  the posterior table);
+* ``fast``: :func:`belief.engines.fast.infer_fast` on coded arrays (compilation, sweeps,
+  intervals and the posterior table);
 * ``fast-meanfield``: the same with ``exact_states=0`` (no enumeration of small coupled
   components): the baseline that shows what the components pass costs;
 * ``fast-repeats``: the same world with every tenth report repeated three more times (cells of
   several reports take the exact Beta-Binomial ratio instead of one log): the cost of the
   per-cell fix for repeated reports;
-* ``fast-csv``: the same from reports.csv (:func:`belief.data.streaming.read_evidence` + engine);
+* ``fast-csv``: the same from reports.csv (:func:`belief.core.compiler.read_evidence` + engine);
 * ``dask`` (``--dask``): :func:`belief.engines.dask.infer_dask` on the reports split into 4
   files, threads scheduler;
 * ``crowd-kit DS``: ``DawidSkene(n_iter=100).fit_predict_proba`` (crowd-kit's defaults) on the
   (task, worker, label) table; with ``--crowdkit-python`` it runs in that interpreter (e.g. a
   separate venv), reading the same data file;
-* ``incremental``: :class:`belief.engines.incremental.Belief` built on all but the last 1,000 reports
-  (seconds = construction), then those 1,000 added one by one (median and p99 per update).
+* ``incremental``: :class:`belief.engines.incremental.Belief` built on all but the last 1,000
+  reports (seconds = construction), then those 1,000 added one by one (median and p99 per update).
 
 Brier is scored on claims with at least one report, against the simulated truth. belief uses
 the calibrated base rate (``Config(base_rate=...)``, what ``belief calibrate`` learns from
@@ -155,7 +155,7 @@ def _child_belief(method: str, directory: Path, data: dict[str, np.ndarray]) -> 
         t0 = time.perf_counter()
         result = infer_fast(arrays, config)
     elif method == "fast-csv":
-        from belief.data.streaming import read_evidence
+        from belief.core.compiler import read_evidence
 
         out["base_mb"] = _rss_mb()
         t0 = time.perf_counter()

@@ -122,7 +122,7 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
             client=client,
             scheduler=scheduler,
         ).posterior
-    from belief.data.streaming import read_evidence
+    from belief.core.compiler import read_evidence
     from belief.engines.fast import infer_fast
 
     ev = read_evidence(args.reports, args.claims, args.sources, args.signals, config=config)

@@ -28,15 +28,19 @@ The rules:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 from scipy.special import expit, logit
 
 from belief.core.copies import resolve_copies
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
+from belief.data.streaming import read_reports
 from belief.data.types import Case, Claim, Report, Signal, Source
+from belief.data.validation import warn_unknown_sources
 from belief.priors.config import Config
 from belief.priors.reliability import ADMIRALTY_PRIORS, BetaPrior, SourcePrior, resolve_source_prior
 
@@ -47,6 +51,7 @@ __all__ = [
     "compile_case",
     "effective_reports",
     "has_own_prior",
+    "read_evidence",
     "report_arrays_from_case",
     "resolve_copies",
     "signal_logodds",
@@ -342,4 +347,48 @@ def compile_case(
         sources=case.sources,
         signals=case.signals if signals is None else signals,
         keep_copies=keep_copies,
+    )
+
+
+def read_evidence(
+    reports: str | os.PathLike[str] | pd.DataFrame,
+    claims: str | os.PathLike[str] | pd.DataFrame | None = None,
+    sources: str | os.PathLike[str] | pd.DataFrame | None = None,
+    signals: str | os.PathLike[str] | pd.DataFrame | None = None,
+    *,
+    config: Config | None = None,
+    chunksize: int = 200_000,
+) -> Evidence:
+    """Read the contract's tables into :class:`~belief.core.compiler.Evidence`, reports in chunks.
+
+    Equal to ``compile_case(read_tables(claims, sources, reports, signals), config)``
+    (same validation errors and unknown-source warning) without a Report object per row. The
+    small tables (claims, sources, signals) go through :func:`belief.data.io.read_tables`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ev = read_evidence(pd.DataFrame({"claim_id": ["c1", "c1"], "source_id": ["a", "b"],
+    ...                                  "stance": ["confirm", "deny"]}))
+    >>> ev.claim_ids, ev.source_ids, ev.r_confirm.tolist()
+    (['c1'], ['a', 'b'], [True, False])
+    """
+    from belief.data.io import read_tables
+
+    empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
+    side = read_tables(claims, sources, empty, signals)
+    config = Config.from_case(side) if config is None else config
+    arrays = read_reports(
+        reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
+    )
+    claim_objs = side.claims if claims is not None else None
+    if claims is None:
+        seen = set(arrays.claim_ids)
+        extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
+        arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
+    label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
+    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
+    warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
+    return compile_arrays(
+        arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals
     )

@@ -11,9 +11,6 @@ of that translation.
 into :class:`~belief.core.compiler.Evidence`. :class:`Growable` holds codes that arrive one report
 at a time (:mod:`belief.engines.incremental`).
 
-*Out*: :func:`posterior_frame` and :func:`reliability_frame` turn an engine's arrays back into
-the contract's labelled tables (with :func:`verbal_array`, the vectorized
-:func:`belief.core.verbal.verbal`).
 """
 
 from __future__ import annotations
@@ -23,19 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-import pandas as pd
-from scipy.special import expit
-
-from belief.core.verbal import verbal_array
-from belief.data.types import POSTERIOR_COLUMNS
 
 __all__ = [
     "NO_TIME",
     "STANCE_RANK",
     "Growable",
     "ReportArrays",
-    "posterior_frame",
-    "reliability_frame",
     "time_code",
 ]
 
@@ -134,33 +124,3 @@ class Growable:
     def v(self) -> np.ndarray:
         """The filled part (a view)."""
         return self.a[: self.n]
-
-
-def posterior_frame(
-    claim_ids: list[str],
-    lo: np.ndarray,
-    interval: tuple[np.ndarray, np.ndarray],
-    n_reports: np.ndarray,
-    n_independent: np.ndarray,
-) -> pd.DataFrame:
-    """The contract's posterior table from arrays (a BeliefError instead of any NaN)."""
-    p = expit(lo)
-    bad = np.isnan(lo) | np.isnan(interval[0]) | np.isnan(interval[1])
-    if bad.any():
-        from belief.exceptions import BeliefError
-
-        names = ", ".join(repr(claim_ids[i]) for i in np.flatnonzero(bad)[:5])
-        raise BeliefError(
-            f"numerical failure (NaN) on claim(s) {names}: check for extreme prior strengths"
-        )
-    cols = [p, *interval, verbal_array(p), n_reports, n_independent]
-    return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])))
-
-
-def reliability_frame(source_ids: list[str], post: np.ndarray) -> pd.DataFrame:
-    """Per-source variational Beta posteriors and their means."""
-    a, b, c, d = post.T
-    return pd.DataFrame(
-        {"source_id": source_ids, "sens_alpha": a, "sens_beta": b, "spec_alpha": c,
-         "spec_beta": d, "sensitivity": a / (a + b), "specificity": c / (c + d)}
-    )  # fmt: skip

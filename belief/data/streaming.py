@@ -20,13 +20,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from belief.core.compiler import Evidence, compile_arrays
 from belief.data.arrays import NO_TIME, ReportArrays, time_code
 from belief.data.types import Report
 from belief.data.validation import (
@@ -35,15 +33,12 @@ from belief.data.validation import (
     _stance,
     parse_reports,
     parse_time,
-    warn_unknown_sources,
 )
 from belief.exceptions import ValidationError
-from belief.priors.config import Config
 
 __all__ = [
     "iter_report_chunks",
     "normalize_chunk",
-    "read_evidence",
     "read_reports",
     "report_items",
 ]
@@ -269,49 +264,6 @@ def read_reports(
         stance=cols[2].astype(np.int8),
         derived=cols[3],
         time=cols[4],
-    )
-
-
-def read_evidence(
-    reports: PathLike | pd.DataFrame,
-    claims: PathLike | pd.DataFrame | None = None,
-    sources: PathLike | pd.DataFrame | None = None,
-    signals: PathLike | pd.DataFrame | None = None,
-    *,
-    config: Config | None = None,
-    chunksize: int = 200_000,
-) -> Evidence:
-    """Read the contract's tables into :class:`~belief.core.compiler.Evidence`, reports in chunks.
-
-    Equal to ``compile_case(read_tables(claims, sources, reports, signals), config)``
-    (same validation errors and unknown-source warning) without a Report object per row. The
-    small tables (claims, sources, signals) go through :func:`belief.data.io.read_tables`.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> ev = read_evidence(pd.DataFrame({"claim_id": ["c1", "c1"], "source_id": ["a", "b"],
-    ...                                  "stance": ["confirm", "deny"]}))
-    >>> ev.claim_ids, ev.source_ids, ev.r_confirm.tolist()
-    (['c1'], ['a', 'b'], [True, False])
-    """
-    from belief.data.io import read_tables
-
-    side = read_tables(claims, sources, pd.DataFrame(columns=list(_REQUIRED)), signals)
-    config = Config.from_case(side) if config is None else config
-    arrays = read_reports(
-        reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
-    )
-    claim_objs = side.claims if claims is not None else None
-    if claims is None:
-        seen = set(arrays.claim_ids)
-        extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
-        arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
-    label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
-    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
-    warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
-    return compile_arrays(
-        arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals
     )
 
 

@@ -1,7 +1,7 @@
 """The fast engine's sweeps as map-reduce over Dask partitions of report files.
 
 :func:`infer_dask` gives the numbers of :func:`belief.engines.fast.infer_fast` on
-:func:`belief.data.streaming.read_evidence` of the same files (tests check 1e-8), with the reports
+:func:`belief.core.compiler.read_evidence` of the same files (tests check 1e-8), with the reports
 never gathered on one machine:
 
 1. *read*: one partition per file, each validated chunk by chunk exactly as
@@ -45,9 +45,10 @@ import pandas as pd
 from belief.core.compiler import compile_arrays, source_prior_rows
 from belief.core.copies import resolve_copies
 from belief.core.groups import group_logodds
-from belief.data.arrays import ReportArrays, posterior_frame, reliability_frame
-from belief.data.streaming import empty_chunk, warn_unknown_sources
+from belief.data.arrays import ReportArrays
+from belief.data.streaming import empty_chunk
 from belief.data.types import Claim
+from belief.data.validation import warn_unknown_sources
 from belief.engines._dask_parts import (
     _claim_counts,
     _Coding,
@@ -66,7 +67,7 @@ from belief.engines._dask_parts import (
     _summary,
 )
 from belief.engines.fast import Damping, bounds
-from belief.engines.result import BeliefResult, Interval
+from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors.config import Config, as_config
 

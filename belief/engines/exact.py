@@ -39,9 +39,8 @@ from scipy.special import expit, logsumexp
 
 from belief.core.compiler import Evidence, compile_case
 from belief.core.special import log_beta_ratio
-from belief.data.arrays import posterior_frame
 from belief.data.types import Case, Report, Signal
-from belief.engines.result import BeliefResult, Interval
+from belief.engines.result import BeliefResult, Interval, posterior_frame
 from belief.exceptions import ApproximationWarning, EnumerationLimitError
 from belief.priors.config import Config
 

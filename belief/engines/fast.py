@@ -54,10 +54,10 @@ from scipy.stats import norm
 
 from belief.core.compiler import Evidence, compile_arrays, compile_case
 from belief.core.groups import group_logodds, group_variance
-from belief.data.arrays import ReportArrays, posterior_frame, reliability_frame
+from belief.data.arrays import ReportArrays
 from belief.data.types import Case
 from belief.engines.cells import Block
-from belief.engines.result import BeliefResult, Interval
+from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors.config import Config
 
@@ -273,7 +273,7 @@ def infer_fast(
     Parameters
     ----------
     data : Case, Evidence or ReportArrays
-        A validated case, compiled evidence (e.g. :func:`belief.data.streaming.read_evidence`) or
+        A validated case, compiled evidence (e.g. :func:`belief.core.compiler.read_evidence`) or
         coded reports (compiled with :func:`belief.core.compiler.compile_arrays`).
     config : Config, optional
         Engine settings; default ``Config.from_case(case)`` or ``Config()``.

@@ -42,7 +42,7 @@ from belief.core.compiler import (
 )
 from belief.core.groups import group_logodds
 from belief.core.special import cell_llr
-from belief.data.arrays import ReportArrays, posterior_frame, reliability_frame
+from belief.data.arrays import ReportArrays
 from belief.data.streaming import report_items
 from belief.data.types import Case, Claim, Report, Signal, Source
 from belief.data.validation import Origin, parse_claims, parse_signals
@@ -55,7 +55,7 @@ from belief.engines.fast import (
     interval_moments,
     run_vb,
 )
-from belief.engines.result import BeliefResult, Interval
+from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
 from belief.priors.config import Config, as_config
 
 __all__ = ["Belief"]

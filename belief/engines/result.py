@@ -17,10 +17,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from belief.core.verbal import verbal_array
+from belief.data.types import POSTERIOR_COLUMNS
 from belief.exceptions import ValidationError
 from belief.priors.config import Config
 
-__all__ = ["INTERVALS", "BeliefResult", "Interval"]
+__all__ = ["INTERVALS", "BeliefResult", "Interval", "posterior_frame", "reliability_frame"]
 
 
 @dataclass(frozen=True)
@@ -167,3 +169,33 @@ def check_finite(result: BeliefResult) -> BeliefResult:
             f"{', '.join(map(repr, bad[:5]))}; check for extreme strengths or priors"
         )
     return result
+
+
+def posterior_frame(
+    claim_ids: list[str],
+    lo: np.ndarray,
+    interval: tuple[np.ndarray, np.ndarray],
+    n_reports: np.ndarray,
+    n_independent: np.ndarray,
+) -> pd.DataFrame:
+    """The contract's posterior table from arrays (a BeliefError instead of any NaN)."""
+    p = expit(lo)
+    bad = np.isnan(lo) | np.isnan(interval[0]) | np.isnan(interval[1])
+    if bad.any():
+        from belief.exceptions import BeliefError
+
+        names = ", ".join(repr(claim_ids[i]) for i in np.flatnonzero(bad)[:5])
+        raise BeliefError(
+            f"numerical failure (NaN) on claim(s) {names}: check for extreme prior strengths"
+        )
+    cols = [p, *interval, verbal_array(p), n_reports, n_independent]
+    return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])))
+
+
+def reliability_frame(source_ids: list[str], post: np.ndarray) -> pd.DataFrame:
+    """Per-source variational Beta posteriors and their means."""
+    a, b, c, d = post.T
+    return pd.DataFrame(
+        {"source_id": source_ids, "sens_alpha": a, "sens_beta": b, "spec_alpha": c,
+         "spec_beta": d, "sensitivity": a / (a + b), "specificity": c / (c + d)}
+    )  # fmt: skip

@@ -14,8 +14,8 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_expit, logsumexp
 
 from belief.calibration.calibrate import calibrate, fit_em, plugin_posterior
-from belief.evaluation.crossval import evaluate
 from belief.data.types import Case, Claim, Report, Signal, Source
+from belief.evaluation.crossval import evaluate
 from belief.evaluation.simulate import oracle_posterior, simulate_case
 from belief.exceptions import ApproximationWarning, ValidationError
 from belief.priors.file import CalibratedPriors

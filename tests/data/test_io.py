@@ -468,7 +468,7 @@ def test_write_csv_round_trip_of_floats(tmp_path):
 
 
 def test_blank_lines_keep_spreadsheet_row_numbers(tmp_path):
-    from belief.data.streaming import read_evidence
+    from belief.core.compiler import read_evidence
 
     path = tmp_path / "reports.csv"
     path.write_text("claim_id,source_id,stance\nc1,a,confirm\n\n,,\nc1,b,bogus\n")

@@ -14,16 +14,19 @@ from belief.core.compiler import (
     Evidence,
     compile_arrays,
     compile_case,
+    read_evidence,
     report_arrays_from_case,
     resolve_copies,
 )
 from belief.data.arrays import NO_TIME
 from belief.data.io import case_from_records, read_tables
-from belief.data.streaming import normalize_chunk, read_evidence, read_reports
+from belief.data.streaming import normalize_chunk, read_reports
 from belief.exceptions import ValidationError, ValidationWarning
 from belief.priors.config import Config
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
+
+
 def assert_evidence_equal(a: Evidence, b: Evidence) -> None:
     for name in Evidence.__dataclass_fields__:
         x, y = getattr(a, name), getattr(b, name)

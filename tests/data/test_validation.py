@@ -805,7 +805,7 @@ def test_nan_written_in_yaml_or_json_is_invalid_not_missing():
 
 
 def test_unknown_source_named_only_in_derived_from_is_warned_about(tmp_path):
-    from belief.data.streaming import read_evidence
+    from belief.core.compiler import read_evidence
 
     rec = {
         "sources": [{"source_id": "echo"}],

@@ -11,7 +11,7 @@ from conftest import random_records, write_records
 
 pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed (extra 'dask')")
 
-from belief.data.streaming import read_evidence
+from belief.core.compiler import read_evidence
 from belief.engines.dask import infer_dask
 from belief.engines.fast import infer_fast
 from belief.exceptions import ValidationError

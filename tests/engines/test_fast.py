@@ -15,8 +15,7 @@ from belief.core.compiler import Evidence, compile_case, report_arrays_from_case
 from belief.core.groups import group_logodds
 from belief.core.groups import group_variance as group_variance
 from belief.core.special import trigamma
-from belief.core.verbal import ICD203_TERMS, verbal
-from belief.data.arrays import verbal_array
+from belief.core.verbal import ICD203_TERMS, verbal, verbal_array
 from belief.data.io import case_from_records
 from belief.data.types import POSTERIOR_COLUMNS
 from belief.engines.exact import infer_exact as infer

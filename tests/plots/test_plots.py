@@ -16,10 +16,10 @@ import pytest
 from scipy.stats import beta
 
 from belief import plots
-from belief.evaluation import scoring
 from belief.core.verbal import ICD203_TERMS
 from belief.data.io import case_from_records, read_case
 from belief.engines.exact import infer_exact as infer
+from belief.evaluation import scoring
 from belief.exceptions import ValidationError
 from belief.explain.timeline import contributions, timeline
 from belief.priors.config import Config
