@@ -4,7 +4,8 @@ Every engine sees the same data and is scored on the same held-out claims:
 
 * simulated worlds (:func:`belief.evaluation.simulate.simulate_case`; half the claims
   resolved): K-fold cross-validation over the resolved claims
-  (:func:`belief.evaluation.scoring.cross_validate`); the Bayes oracle (the simulator's true parameters) shows the best achievable score;
+  (:func:`belief.evaluation.scoring.cross_validate`); the Bayes oracle (the simulator's true
+  parameters) shows the best achievable score;
 * ``book_authors``: one claim group per book, gold labels, K-fold by book;
 * ``rumoureval2017``: the given split (fit on train + dev, score the resolved test threads).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from scipy.special import expit, logit
 
 from belief.data.types import Case
@@ -31,7 +32,7 @@ def plot_contributions(
     config: Config | None = None,
     value: str = "sequential",
     ax: Axes | None = None,
-) -> Axes:
+) -> Figure:
     """Waterfall of the log-odds moves of one claim, from the prior to the posterior.
 
     One bar per report and signal (time order, top to bottom), from :func:`belief.contributions`.
@@ -50,7 +51,8 @@ def plot_contributions(
 
     Returns
     -------
-    Axes
+    Figure
+        The figure drawn on (``ax.figure`` when ``ax`` is given).
 
     Examples
     --------
@@ -95,7 +97,7 @@ def plot_contributions(
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo - 0.04 * (hi - lo), hi + 0.25 * (hi - lo))  # room for the value labels
     _probability_axis(ax)
-    return ax
+    return ax.figure
 
 
 def _signed(d: float) -> str:
@@ -115,7 +117,7 @@ def _probability_axis(ax: Axes) -> None:
     top.tick_params(labelsize=8)
 
 
-def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
+def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     """Draw an ACH matrix from :func:`belief.explain.ach.ach_matrix`: evidence x hypotheses.
 
     Cells are coloured by how much less likely the item is under each hypothesis than under
@@ -164,4 +166,4 @@ def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
                   fontsize=8)  # fmt: skip
     ax.set_title(f"ACH: {matrix.attrs['group']} (rows by diagnosticity; cell = log-likelihood)",
                  loc="left", fontsize=10, pad=22)  # fmt: skip
-    return ax
+    return ax.figure

@@ -89,7 +89,7 @@ def plot_reliability_forest(
 
 def plot_reliability_diagram(
     p: ArrayLike, y: ArrayLike, *, n_bins: int = 10, ax: Axes | None = None
-) -> Axes:
+) -> Figure:
     """Reliability diagram: observed frequency of true claims per bin of predicted P(true).
 
     Bin counts are drawn as bars against the right axis; the title gives the Brier score and
@@ -124,7 +124,7 @@ def plot_reliability_diagram(
     ax.legend(loc="upper left", fontsize=8)
     n = int(table["count"].sum())
     ax.set_title(f"Reliability diagram: Brier {brier:.3f}, ECE {ece:.3f} (n = {n})", fontsize=10)
-    return ax
+    return ax.figure
 
 
 def plot_what_if(
@@ -137,7 +137,7 @@ def plot_what_if(
     values: ArrayLike | None = None,
     config: Config | None = None,
     ax: Axes | None = None,
-) -> Axes:
+) -> Figure:
     """P(true) of claims as one source's (or kind's) prior reliability is varied.
 
     See :func:`belief.explain.sensitivity.what_if_table` for the parameters; the current prior
@@ -167,4 +167,4 @@ def plot_what_if(
     ax.set(ylim=(0, 1), ylabel="P(true)", xlabel=f"prior mean {label} of {who}")
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"What if {who} were more or less reliable?", loc="left", fontsize=11)
-    return ax
+    return ax.figure

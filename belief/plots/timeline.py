@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.transforms import offset_copy
 
@@ -104,7 +105,7 @@ def plot_timeline(
     config: Config | None = None,
     ax: Axes | None = None,
     marker_size: float = 7.0,
-) -> Axes:
+) -> Figure:
     """Step plot of P(true) of claims over time, evidence marked, ICD 203 bands shaded.
 
     Each report and signal is marked at its time on the curve of the claim it bears on (filled),
@@ -126,7 +127,8 @@ def plot_timeline(
 
     Returns
     -------
-    Axes
+    Figure
+        The figure drawn on (``ax.figure`` when ``ax`` is given).
 
     Examples
     --------
@@ -159,7 +161,7 @@ def plot_timeline(
         loc = mdates.AutoDateLocator()
         ax.xaxis.set(major_locator=loc, major_formatter=mdates.ConciseDateFormatter(loc))
     ax.set_title("Belief timeline: " + ", ".join(claim_ids), loc="left", fontsize=11)
-    return ax
+    return ax.figure
 
 
 def _mark_events(ax, case, config, tl, x, claim_ids, size) -> None:

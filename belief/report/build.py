@@ -37,6 +37,7 @@ from belief.data.io import atomic_path
 from belief.data.types import Case, Source
 from belief.engines import posterior as engine_posterior
 from belief.exceptions import ValidationError
+from belief.explain.sensitivity import reliability_prior_table
 from belief.priors.config import Config
 from belief.priors.reliability import ADMIRALTY_PRIORS, KIND_PRIORS
 from belief.report._render import Block, _html, _image_writer, _markdown
@@ -166,7 +167,7 @@ def _prior_origin(src: Source, config: Config) -> str:
 def _sources(case: Case, config: Config) -> list[Block]:
     from belief import plots
 
-    prior = plots.reliability_prior_table(case, config).set_index("source_id")
+    prior = reliability_prior_table(case, config).set_index("source_id")
     smap = case.source_map()
     n = pd.Series([r.source_id for r in case.reports]).value_counts()
     rows = []

@@ -21,6 +21,7 @@ from belief.data.io import case_from_records, read_case
 from belief.engines.exact import infer_exact as infer
 from belief.evaluation import scoring
 from belief.exceptions import ValidationError
+from belief.explain.sensitivity import reliability_prior_table, what_if_table
 from belief.explain.timeline import contributions, timeline
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, SourcePrior
@@ -77,7 +78,7 @@ def _marker_lines(ax):
 
 def test_timeline_steps_match_belief_timeline(khasham):
     ids = ["handover", "army_holds_khasham"]
-    ax = plots.plot_timeline(khasham, ids)
+    ax = plots.plot_timeline(khasham, ids).axes[0]
     tl = timeline(khasham, ids)
     for line, cid in zip(ax.lines[:2], ids):
         p = tl.loc[tl.claim_id == cid, "p_true"].to_numpy()
@@ -89,7 +90,7 @@ def test_timeline_steps_match_belief_timeline(khasham):
 
 
 def test_timeline_marks_every_item_once_per_linked_curve(simple_case):
-    ax = plots.plot_timeline(simple_case, ["x", "y"])
+    ax = plots.plot_timeline(simple_case, ["x", "y"]).axes[0]
     marks = _marker_lines(ax)
     # x's 2 reports and 1 signal on x's curve (filled); y's report on y's curve; x and y are
     # not linked (no shared source, no group), so no hollow markers
@@ -103,7 +104,7 @@ def test_timeline_marks_every_item_once_per_linked_curve(simple_case):
 
 
 def test_timeline_hollow_markers_for_linked_claims(khasham):
-    ax = plots.plot_timeline(khasham, "handover")
+    ax = plots.plot_timeline(khasham, "handover").axes[0]
     marks = _marker_lines(ax)
     filled = [m for m in marks if m.get_markerfacecolor() != "white"]
     on_handover = sum(r.claim_id == "handover" for r in khasham.reports) + sum(
@@ -117,7 +118,7 @@ def test_timeline_without_times_uses_steps():
     case = case_from_records(
         {"reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]}
     )
-    ax = plots.plot_timeline(case)
+    ax = plots.plot_timeline(case).axes[0]
     assert ax.get_xlabel() == "step"
     assert [round(float(v), 3) for v in ax.lines[0].get_ydata()] == [0.5, 0.65, 0.65]
 
@@ -126,7 +127,7 @@ def test_plots_draw_on_given_axes_and_leave_no_global_state(khasham, tmp_path):
     before = dict(matplotlib.rcParams)
     fig, ax = plt.subplots()
     try:
-        assert plots.plot_timeline(khasham, "clashes", ax=ax) is ax
+        assert plots.plot_timeline(khasham, "clashes", ax=ax) is ax.figure
     finally:
         plt.close(fig)
     plots.plot_contributions(khasham, "clashes")
@@ -134,12 +135,12 @@ def test_plots_draw_on_given_axes_and_leave_no_global_state(khasham, tmp_path):
     assert plt.get_fignums() == []  # own figures are not registered with pyplot
     assert dict(matplotlib.rcParams) == before
     out = tmp_path / "t.png"
-    plots.plot_timeline(khasham, "clashes").figure.savefig(out)
+    plots.plot_timeline(khasham, "clashes").savefig(out)
     assert mpimg.imread(out).shape[2] in (3, 4)
 
 
 def test_contributions_waterfall_chains_prior_to_posterior(khasham):
-    ax = plots.plot_contributions(khasham, "handover")
+    ax = plots.plot_contributions(khasham, "handover").axes[0]
     df = contributions(khasham, "handover")
     bars = ax.patches
     assert len(bars) == len(df) + 2
@@ -156,7 +157,7 @@ def test_contributions_waterfall_chains_prior_to_posterior(khasham):
 
 
 def test_contributions_loo_and_bad_value(khasham):
-    ax = plots.plot_contributions(khasham, "handover", value="loo")
+    ax = plots.plot_contributions(khasham, "handover", value="loo").axes[0]
     df = contributions(khasham, "handover")
     assert len(ax.patches) == len(df)
     assert all(b.get_x() == 0 for b in ax.patches)
@@ -165,7 +166,7 @@ def test_contributions_loo_and_bad_value(khasham):
 
 
 def test_reliability_prior_table_is_beta_quantiles(small_case):
-    t = plots.reliability_prior_table(small_case, level=0.8).set_index("source_id")
+    t = reliability_prior_table(small_case, level=0.8).set_index("source_id")
     assert set(t.index) == {"s1", "s2", "s3"}
     # s3 has its own values: mean 0.9, strength 10 -> Beta(9, 1)
     assert t.loc["s3", "sens_mean"] == pytest.approx(0.9)
@@ -175,13 +176,13 @@ def test_reliability_prior_table_is_beta_quantiles(small_case):
     assert t.loc["s2", "spec_mean"] == pytest.approx(0.85)
     calibrated = SourcePrior(BetaPrior(30, 10), BetaPrior(5, 5))
     cfg = Config.from_case(small_case, source_priors={"s1": calibrated})
-    t2 = plots.reliability_prior_table(small_case, cfg).set_index("source_id")
+    t2 = reliability_prior_table(small_case, cfg).set_index("source_id")
     assert t2.loc["s1", "sens_mean"] == pytest.approx(0.75)
     assert t2.loc["s1", "strength"] == pytest.approx(40)
 
 
 def test_reliability_forest(khasham):
-    table = plots.reliability_prior_table(khasham)
+    table = reliability_prior_table(khasham)
     fig = plots.plot_reliability_forest(table)
     sens, _spec = fig.axes
     labels = [t.get_text() for t in sens.get_yticklabels()]
@@ -203,7 +204,7 @@ def test_reliability_diagram_uses_scoring():
     rng = np.random.default_rng(1)
     p = rng.uniform(size=200)
     y = (rng.uniform(size=200) < p).astype(int)
-    ax = plots.plot_reliability_diagram(p, y, n_bins=5)
+    ax = plots.plot_reliability_diagram(p, y, n_bins=5).axes[0]
     title = ax.get_title()
     assert f"Brier {scoring.brier(p, y):.3f}" in title
     assert f"ECE {scoring.ece(p, y, 5):.3f}" in title
@@ -215,23 +216,23 @@ def test_reliability_diagram_uses_scoring():
 
 
 def test_what_if_table(simple_case):
-    t = plots.what_if_table(simple_case, "x", source="a", values=[0.5, 0.7, 0.9])
+    t = what_if_table(simple_case, "x", source="a", values=[0.5, 0.7, 0.9])
     assert t["p_true"].is_monotonic_increasing  # a confirms x: more sensitive, more belief
     assert t.attrs["current"] == pytest.approx({"sensitivity": 0.7, "specificity": 0.65})
-    sens = plots.what_if_table(simple_case, "x", kind="blog", param="specificity",
+    sens = what_if_table(simple_case, "x", kind="blog", param="specificity",
                                values=[0.5, 0.9])  # fmt: skip
     assert sens["p_true"].is_monotonic_decreasing  # blog b denies x
     assert list(sens.attrs["current"]) == ["specificity"]
     # c has its own reliability, so the blog kind default does not move y
-    y = plots.what_if_table(simple_case, "y", kind="blog", values=[0.3, 0.9])
+    y = what_if_table(simple_case, "y", kind="blog", values=[0.3, 0.9])
     assert y["p_true"].nunique() == 1
-    assert plots.what_if_table(simple_case, "y", source="c", values=[0.3, 0.9])[
+    assert what_if_table(simple_case, "y", source="c", values=[0.3, 0.9])[
         "p_true"
     ].is_monotonic_increasing
 
 
 def test_what_if_matches_edited_case(simple_case):
-    t = plots.what_if_table(simple_case, ["x", "y"], source="a", param="sensitivity",
+    t = what_if_table(simple_case, ["x", "y"], source="a", param="sensitivity",
                             values=[0.8])  # fmt: skip
     edited = case_from_records(
         {
@@ -263,11 +264,11 @@ def test_what_if_matches_edited_case(simple_case):
 )
 def test_what_if_errors(simple_case, kwargs, match):
     with pytest.raises(ValidationError, match=match):
-        plots.what_if_table(simple_case, "x", **kwargs)
+        what_if_table(simple_case, "x", **kwargs)
 
 
 def test_plot_what_if_marks_current_prior(khasham):
-    ax = plots.plot_what_if(khasham, ["handover"], kind="media", values=[0.5, 0.6, 0.7])
+    ax = plots.plot_what_if(khasham, ["handover"], kind="media", values=[0.5, 0.6, 0.7]).axes[0]
     assert ax.lines[0].get_label() == "handover"
     current = {ln.get_label(): float(ln.get_xdata()[0]) for ln in ax.lines[1:]}
     assert current == pytest.approx({"current sensitivity": 0.65, "current specificity": 0.55})
@@ -278,7 +279,7 @@ def test_plot_ach_cells_and_footer(khasham):
     from belief.explain.ach import ach_matrix
 
     m = ach_matrix(khasham, "khasham_control")
-    ax = plots.plot_ach(m)
+    ax = plots.plot_ach(m).axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == m.attrs["hypotheses"]
     ylabels = [t.get_text() for t in ax.get_yticklabels()]
     assert ylabels[:-1] == m["label"].iloc[:-1].tolist()
@@ -290,11 +291,11 @@ def test_plot_ach_cells_and_footer(khasham):
 
 def test_empty_case_evidence_is_drawable():
     case = case_from_records({"claims": [{"claim_id": "q"}], "reports": []})
-    ax = plots.plot_timeline(case)
+    ax = plots.plot_timeline(case).axes[0]
     assert len(ax.lines[0].get_ydata()) == 2
-    ax = plots.plot_contributions(case, "q")
+    ax = plots.plot_contributions(case, "q").axes[0]
     assert len(ax.patches) == 2
-    assert isinstance(plots.reliability_prior_table(case), pd.DataFrame)
+    assert isinstance(reliability_prior_table(case), pd.DataFrame)
 
 
 def test_reliability_forest_accepts_the_joint_models_columns():
