@@ -175,10 +175,10 @@ def _timed(predict: Predict, uses_truth: bool) -> tuple[Predict, list[float]]:
 
 
 def _scores(p: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    out = {"brier": brier(p, y), "log_score": log_score(p, y), "accuracy": accuracy(p, y)}
-    out["macro_f1"] = macro_f1(p, y)
-    out["auc"] = auc(p, y) if 0 < y.sum() < len(y) else np.nan
-    out["ece"] = ece(p, y)
+    out = {"brier": brier(y, p), "log_score": log_score(y, p), "accuracy": accuracy(y, p)}
+    out["macro_f1"] = macro_f1(y, p)
+    out["auc"] = auc(y, p) if 0 < y.sum() < len(y) else np.nan
+    out["ece"] = ece(y, p)
     return out
 
 

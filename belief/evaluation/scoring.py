@@ -50,7 +50,7 @@ def _first_bad(bad: NDArray[np.bool_], orig: np.ndarray, head: str, tail: str = 
         )
 
 
-def _check_p(p: ArrayLike, name: str = "p") -> _FloatArray:
+def _check_p(p: ArrayLike, name: str = "y_prob") -> _FloatArray:
     arr, orig = _numeric(p, name)
     allowed = "; allowed: finite numbers in [0, 1]"
     _first_bad(~np.isfinite(arr), orig, name + " contains {n} non-finite value{s}", allowed)
@@ -60,13 +60,13 @@ def _check_p(p: ArrayLike, name: str = "p") -> _FloatArray:
 
 def _check(p: ArrayLike, y: ArrayLike) -> tuple[_FloatArray, _FloatArray]:
     """Validate and return ``p`` and ``y`` as float arrays of equal, non-zero length."""
-    p_arr, (y_arr, y_orig) = _check_p(p), _numeric(y, "y")
+    p_arr, (y_arr, y_orig) = _check_p(p), _numeric(y, "y_true")
     if len(p_arr) != len(y_arr):
-        raise ValidationError(f"p and y differ in length: {len(p_arr)} and {len(y_arr)}")
+        raise ValidationError(f"y_true and y_prob differ in length: {len(y_arr)} and {len(p_arr)}")
     if len(p_arr) == 0:
-        raise ValidationError("p and y are empty; at least one prediction is needed")
+        raise ValidationError("y_true and y_prob are empty; at least one prediction is needed")
     bad = (y_arr != 0) & (y_arr != 1)
-    _first_bad(bad, y_orig, "y contains {n} value{s} not in {{0, 1, False, True}}")
+    _first_bad(bad, y_orig, "y_true contains {n} value{s} not in {{0, 1, False, True}}")
     return p_arr, y_arr
 
 
@@ -79,19 +79,20 @@ def _check_number(value: Any, name: str, low: int, high: float = np.inf) -> Any:
     return value
 
 
-def brier(p: ArrayLike, y: ArrayLike) -> float:
+def brier(y_true: ArrayLike, y_prob: ArrayLike) -> float:
     """Brier score: the mean squared difference between ``p`` and the outcome (lower is better).
 
     Examples
     --------
-    >>> brier([0.9, 0.2], [1, 0])
+    >>> brier([1, 0], [0.9, 0.2])
     0.025
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     return float(np.mean((p_arr - y_arr) ** 2))
 
 
-def log_score(p: ArrayLike, y: ArrayLike) -> float:
+def log_score(y_true: ArrayLike, y_prob: ArrayLike) -> float:
     """Mean negative log-likelihood in nats (lower is better).
 
     The probability given to the observed outcome is floored at ``_EPS = 1e-15``, so each claim
@@ -99,27 +100,29 @@ def log_score(p: ArrayLike, y: ArrayLike) -> float:
 
     Examples
     --------
-    >>> round(log_score([0.5, 0.5], [1, 0]), 6)
+    >>> round(log_score([1, 0], [0.5, 0.5]), 6)
     0.693147
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     q = np.where(y_arr == 1, p_arr, 1 - p_arr)
     return float(-np.mean(np.log(np.maximum(q, _EPS))))
 
 
-def accuracy(p: ArrayLike, y: ArrayLike, threshold: float = 0.5) -> float:
+def accuracy(y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 0.5) -> float:
     """Share of claims classified correctly, predicting true when ``p >= threshold``.
 
     Examples
     --------
-    >>> accuracy([0.9, 0.5, 0.4], [1, 0, 0])
+    >>> accuracy([1, 0, 0], [0.9, 0.5, 0.4])
     0.6666666666666666
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     return float(np.mean((p_arr >= _check_number(threshold, "threshold", 0, 1)) == (y_arr == 1)))
 
 
-def auc(p: ArrayLike, y: ArrayLike) -> float:
+def auc(y_true: ArrayLike, y_prob: ArrayLike) -> float:
     """Area under the ROC curve: P(p of a true claim > p of a false one), ties counting half.
 
     Computed from the Mann–Whitney U statistic with mid-ranks. Raises
@@ -127,9 +130,10 @@ def auc(p: ArrayLike, y: ArrayLike) -> float:
 
     Examples
     --------
-    >>> auc([0.1, 0.4, 0.4, 0.8], [0, 0, 1, 1])
+    >>> auc([0, 0, 1, 1], [0.1, 0.4, 0.4, 0.8])
     0.875
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     n1, n0 = int(y_arr.sum()), int(len(y_arr) - y_arr.sum())
     if n1 == 0 or n0 == 0:
@@ -137,7 +141,7 @@ def auc(p: ArrayLike, y: ArrayLike) -> float:
     return float((rankdata(p_arr)[y_arr == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def reliability_table(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> pd.DataFrame:
+def reliability_table(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> pd.DataFrame:
     """Observed frequency of true claims in equal-width bins of predicted probability.
 
     Bin ``k`` (0-based) holds ``k / n_bins <= p < (k + 1) / n_bins``, computed as
@@ -147,11 +151,12 @@ def reliability_table(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> pd.DataFr
 
     Examples
     --------
-    >>> reliability_table([0.1, 0.15, 0.9], [0, 1, 1], n_bins=2)
+    >>> reliability_table([0, 1, 1], [0.1, 0.15, 0.9], n_bins=2)
        bin_low  bin_high  count  mean_predicted  observed_frequency
     0      0.0       0.5      2           0.125                 0.5
     1      0.5       1.0      1           0.900                 1.0
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     n_bins = int(_check_number(n_bins, "n_bins", 1))
     idx = np.minimum(np.floor(p_arr * n_bins).astype(int), n_bins - 1)
@@ -166,17 +171,18 @@ def reliability_table(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> pd.DataFr
     return agg.reset_index(drop=True)
 
 
-def ece(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> float:
+def ece(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> float:
     """Expected calibration error: count-weighted mean |mean_predicted - observed_frequency|.
 
     Uses the equal-width bins of :func:`reliability_table`; empty bins carry no weight.
 
     Examples
     --------
-    >>> round(ece([0.05, 0.15, 0.15, 0.95], [0, 1, 0, 1]), 6)
+    >>> round(ece([0, 1, 0, 1], [0.05, 0.15, 0.15, 0.95]), 6)
     0.2
     """
-    table = reliability_table(p, y, n_bins)
+    p, y = y_prob, y_true
+    table = reliability_table(y, p, n_bins)
     gap = (table["mean_predicted"] - table["observed_frequency"]).abs()
     return float((gap * table["count"]).sum() / table["count"].sum())
 
@@ -203,7 +209,7 @@ def _newton_logistic(x: _FloatArray, y: _FloatArray) -> _FloatArray:
     raise ValidationError("calibration fit did not converge in 100 Newton steps")
 
 
-def calibration_slope_intercept(p: ArrayLike, y: ArrayLike) -> tuple[float, float]:
+def calibration_slope_intercept(y_true: ArrayLike, y_prob: ArrayLike) -> tuple[float, float]:
     """Logistic recalibration: fit ``y ~ Bernoulli(expit(intercept + slope * logit(p)))``.
 
     Fitted by maximum likelihood (Newton's method with step halving) on ``logit(p)``, ``p``
@@ -215,9 +221,10 @@ def calibration_slope_intercept(p: ArrayLike, y: ArrayLike) -> tuple[float, floa
     --------
     >>> p = [0.2, 0.2, 0.2, 0.2, 0.2, 0.8, 0.8, 0.8, 0.8, 0.8]
     >>> y = [1, 0, 0, 0, 0, 1, 1, 1, 0, 0]
-    >>> [round(v, 3) for v in calibration_slope_intercept(p, y)]
+    >>> [round(v, 3) for v in calibration_slope_intercept(y, p)]
     [0.646, -0.49]
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     x = logit(np.clip(p_arr, _EPS, 1 - _EPS))
     x1, x0 = x[y_arr == 1], x[y_arr == 0]
@@ -230,7 +237,7 @@ def calibration_slope_intercept(p: ArrayLike, y: ArrayLike) -> tuple[float, floa
     return float(slope), float(intercept)
 
 
-def macro_f1(p: ArrayLike, y: ArrayLike, threshold: float = 0.5) -> float:
+def macro_f1(y_true: ArrayLike, y_prob: ArrayLike, threshold: float = 0.5) -> float:
     """F1 averaged over the true and the false class, predicting true when ``p >= threshold``.
 
     A class absent from both ``y`` and the predictions is left out of the average (its F1 is
@@ -238,9 +245,10 @@ def macro_f1(p: ArrayLike, y: ArrayLike, threshold: float = 0.5) -> float:
 
     Examples
     --------
-    >>> round(macro_f1([0.9, 0.8, 0.3, 0.6], [1, 1, 0, 0]), 6)
+    >>> round(macro_f1([1, 1, 0, 0], [0.9, 0.8, 0.3, 0.6]), 6)
     0.733333
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     pred = p_arr >= _check_number(threshold, "threshold", 0, 1)
     truth = y_arr == 1
@@ -249,7 +257,7 @@ def macro_f1(p: ArrayLike, y: ArrayLike, threshold: float = 0.5) -> float:
     return float(np.mean([t / (t + wrong) for t in twice_tp if t + wrong > 0]))
 
 
-def score_all(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> dict[str, float]:
+def score_all(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> dict[str, float]:
     """All metrics at once, as a dict for summary tables.
 
     Keys ``n``, ``brier``, ``log_score``, ``ece``, ``accuracy``, ``macro_f1``, ``auc``, ``slope``,
@@ -258,19 +266,20 @@ def score_all(p: ArrayLike, y: ArrayLike, n_bins: int = 10) -> dict[str, float]:
 
     Examples
     --------
-    >>> sorted(score_all([0.9, 0.9], [1, 1]))
+    >>> sorted(score_all([1, 1], [0.9, 0.9]))
     ['accuracy', 'brier', 'ece', 'log_score', 'macro_f1', 'n']
     """
+    p, y = y_prob, y_true
     p_arr, y_arr = _check(p, y)
     out: dict[str, float] = {"n": len(p_arr)}
     for name, fn in (("brier", brier), ("log_score", log_score), ("accuracy", accuracy)):
-        out[name] = fn(p_arr, y_arr)
-    out["ece"] = ece(p_arr, y_arr, n_bins)
-    out["macro_f1"] = macro_f1(p_arr, y_arr)
+        out[name] = fn(y_arr, p_arr)
+    out["ece"] = ece(y_arr, p_arr, n_bins)
+    out["macro_f1"] = macro_f1(y_arr, p_arr)
     if 0 < y_arr.sum() < len(y_arr):
-        out["auc"] = auc(p_arr, y_arr)
+        out["auc"] = auc(y_arr, p_arr)
     try:
-        out["slope"], out["intercept"] = calibration_slope_intercept(p_arr, y_arr)
+        out["slope"], out["intercept"] = calibration_slope_intercept(y_arr, p_arr)
     except ValidationError:
         pass
     return out
@@ -295,7 +304,7 @@ class CVResult:
 
     def summary(self) -> dict[str, float]:
         """:func:`score_all` on the predictions of all folds pooled."""
-        return score_all(self.predictions["p_true"], self.predictions["truth"], self.n_bins)
+        return score_all(self.predictions["truth"], self.predictions["p_true"], self.n_bins)
 
 
 def _assign_folds(claims: list[Any], k: int, seed: int, by: str) -> dict[str, int]:
@@ -336,7 +345,7 @@ def _as_predictions(result: Any, test_ids: list[str], fold: int) -> _FloatArray:
 
 
 def _fold_table(pred: pd.DataFrame, k: int, n_bins: int) -> pd.DataFrame:
-    rows = [{"fold": f, **score_all(d.p_true, d.truth, n_bins)} for f, d in pred.groupby("fold")]
+    rows = [{"fold": f, **score_all(d.truth, d.p_true, n_bins)} for f, d in pred.groupby("fold")]
     table = pd.DataFrame(rows, columns=["fold", "n", *_METRICS])
     table[list(_METRICS)] = table[list(_METRICS)].astype("Float64")
     mean = {"fold": "mean", "n": int(table["n"].sum()), **table[list(_METRICS)].mean().to_dict()}

@@ -60,7 +60,7 @@ def plot_contributions(
     >>> case = case_from_records({"reports": [
     ...     {"claim_id": "c", "source_id": "a", "stance": "confirm"},
     ...     {"claim_id": "c", "source_id": "b", "stance": "confirm", "derived_from": "a"}]})
-    >>> ax = plot_contributions(case, "c")
+    >>> ax = plot_contributions(case, "c").axes[0]
     >>> [t.get_text() for t in ax.get_yticklabels()]
     ['prior', 'a confirms c', 'b confirms c (via a)', 'posterior']
     """
@@ -132,7 +132,7 @@ def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     >>> case = case_from_records({
     ...     "claims": [{"claim_id": "a", "group": "g"}, {"claim_id": "b", "group": "g"}],
     ...     "reports": [{"claim_id": "a", "source_id": "s", "stance": "confirm"}]})
-    >>> ax = plot_ach(ach_matrix(case, "g"))
+    >>> ax = plot_ach(ach_matrix(case, "g")).axes[0]
     >>> [t.get_text() for t in ax.get_xticklabels()]
     ['a', 'b', 'none of these']
     """

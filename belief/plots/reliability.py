@@ -88,7 +88,7 @@ def plot_reliability_forest(
 
 
 def plot_reliability_diagram(
-    p: ArrayLike, y: ArrayLike, *, n_bins: int = 10, ax: Axes | None = None
+    y_true: ArrayLike, y_prob: ArrayLike, *, n_bins: int = 10, ax: Axes | None = None
 ) -> Figure:
     """Reliability diagram: observed frequency of true claims per bin of predicted P(true).
 
@@ -97,14 +97,15 @@ def plot_reliability_diagram(
 
     Examples
     --------
-    >>> ax = plot_reliability_diagram([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1], n_bins=5)
-    >>> ax.get_title()
+    >>> fig = plot_reliability_diagram([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], n_bins=5)
+    >>> fig.axes[0].get_title()
     'Reliability diagram: Brier 0.025, ECE 0.150 (n = 4)'
     """
     from belief.evaluation import scoring
 
-    table = scoring.reliability_table(p, y, n_bins)
-    brier, ece = scoring.brier(p, y), scoring.ece(p, y, n_bins)
+    p, y = y_prob, y_true
+    table = scoring.reliability_table(y, p, n_bins)
+    brier, ece = scoring.brier(y, p), scoring.ece(y, p, n_bins)
     ax = _new_ax(ax, (6, 5.5))
     counts = ax.twinx()
     width = table["bin_high"] - table["bin_low"]
@@ -148,7 +149,7 @@ def plot_what_if(
     >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"sources": [{"source_id": "a", "kind": "blog"}],
     ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]})
-    >>> ax = plot_what_if(case, "c", kind="blog", values=[0.5, 0.7, 0.9])
+    >>> ax = plot_what_if(case, "c", kind="blog", values=[0.5, 0.7, 0.9]).axes[0]
     >>> [round(float(v), 2) for v in ax.lines[0].get_ydata()]
     [0.5, 0.7, 0.9]
     """

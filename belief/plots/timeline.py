@@ -136,7 +136,7 @@ def plot_timeline(
     >>> case = case_from_records({"reports": [
     ...     {"claim_id": "c", "source_id": "a", "stance": "confirm", "time": "2017-12-19"},
     ...     {"claim_id": "c", "source_id": "b", "stance": "deny", "time": "2017-12-20"}]})
-    >>> ax = plot_timeline(case)
+    >>> ax = plot_timeline(case).axes[0]
     >>> [round(float(y), 2) for y in ax.lines[0].get_ydata()]
     [0.5, 0.65, 0.5, 0.5]
     """

@@ -35,34 +35,34 @@ METRICS = ["brier", "log_score", "ece", "accuracy", "auc", "slope", "intercept",
 
 def test_brier_hand_computed():
     # (0.9-1)^2 + (0.2-0)^2 + (0.6-0)^2 + (0.5-1)^2 = 0.01 + 0.04 + 0.36 + 0.25 = 0.66
-    assert brier([0.9, 0.2, 0.6, 0.5], [1, 0, 0, 1]) == pytest.approx(0.66 / 4)
+    assert brier([1, 0, 0, 1], [0.9, 0.2, 0.6, 0.5]) == pytest.approx(0.66 / 4)
 
 
 def test_brier_accepts_bools_series_and_extremes():
     y = pd.Series([True, False, True])
-    assert brier(np.array([1.0, 0.0, 1.0]), y) == 0.0
-    assert brier([0.0, 1.0], [True, False]) == 1.0
+    assert brier(y, np.array([1.0, 0.0, 1.0])) == 0.0
+    assert brier([True, False], [0.0, 1.0]) == 1.0
 
 
 def test_log_score_hand_computed():
     expected = -(math.log(0.8) + math.log(1 - 0.3) + math.log(0.6)) / 3
-    assert log_score([0.8, 0.3, 0.6], [1, 0, 1]) == pytest.approx(expected, rel=1e-12)
+    assert log_score([1, 0, 1], [0.8, 0.3, 0.6]) == pytest.approx(expected, rel=1e-12)
 
 
 def test_log_score_clips_certain_misses_to_finite():
-    value = log_score([0.0, 1.0], [1, 0])
+    value = log_score([1, 0], [0.0, 1.0])
     assert math.isfinite(value)
     assert value == pytest.approx(-math.log(1e-15), rel=1e-12)
-    assert log_score([1e-300], [1]) == pytest.approx(-math.log(1e-15), rel=1e-12)
-    assert log_score([1.0, 0.0], [1, 0]) == pytest.approx(0.0, abs=1e-12)
+    assert log_score([1], [1e-300]) == pytest.approx(-math.log(1e-15), rel=1e-12)
+    assert log_score([1, 0], [1.0, 0.0]) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_accuracy_threshold_is_inclusive():
     p, y = [0.9, 0.5, 0.4, 0.7], [1, 0, 0, 0]
-    assert accuracy(p, y) == pytest.approx(2 / 4)
-    assert accuracy(p, y, threshold=0.8) == 1.0
-    assert accuracy(p, y, threshold=0.7) == pytest.approx(3 / 4)
-    assert accuracy(p, y, threshold=0.0) == pytest.approx(1 / 4)
+    assert accuracy(y, p) == pytest.approx(2 / 4)
+    assert accuracy(y, p, threshold=0.8) == 1.0
+    assert accuracy(y, p, threshold=0.7) == pytest.approx(3 / 4)
+    assert accuracy(y, p, threshold=0.0) == pytest.approx(1 / 4)
 
 
 def _f1_oracle(pred: list[bool], truth: list[bool], cls: bool) -> float | None:
@@ -78,7 +78,7 @@ def _f1_oracle(pred: list[bool], truth: list[bool], cls: bool) -> float | None:
 
 def test_macro_f1_hand_computed():
     # pred = [T, T, F, T], truth = [T, T, F, F]: F1(true) = 0.8, F1(false) = 2/3
-    assert macro_f1([0.9, 0.8, 0.3, 0.6], [1, 1, 0, 0]) == pytest.approx((0.8 + 2 / 3) / 2)
+    assert macro_f1([1, 1, 0, 0], [0.9, 0.8, 0.3, 0.6]) == pytest.approx((0.8 + 2 / 3) / 2)
 
 
 def test_macro_f1_matches_precision_recall_oracle_on_random_data():
@@ -88,13 +88,13 @@ def test_macro_f1_matches_precision_recall_oracle_on_random_data():
         p, y = rng.random(n), rng.random(n) < 0.5
         pred, truth = list(p >= 0.4), list(y)
         scores = [s for c in (True, False) if (s := _f1_oracle(pred, truth, c)) is not None]
-        assert macro_f1(p, y, threshold=0.4) == pytest.approx(np.mean(scores))
+        assert macro_f1(y, p, threshold=0.4) == pytest.approx(np.mean(scores))
 
 
 def test_macro_f1_single_class_everywhere_is_one():
-    assert macro_f1([0.9, 0.8], [1, 1]) == 1.0
-    assert macro_f1([0.1, 0.2], [0, 0]) == 1.0
-    assert macro_f1([0.9, 0.8], [0, 0]) == 0.0
+    assert macro_f1([1, 1], [0.9, 0.8]) == 1.0
+    assert macro_f1([0, 0], [0.1, 0.2]) == 1.0
+    assert macro_f1([0, 0], [0.9, 0.8]) == 0.0
 
 
 # ----------------------------------------------------------------------------- auc
@@ -108,7 +108,7 @@ def _auc_bruteforce(p: np.ndarray, y: np.ndarray) -> float:
 
 def test_auc_hand_computed_with_tie():
     # pairs (pos, neg): (0.4, 0.1) win, (0.4, 0.4) tie, (0.8, 0.1) win, (0.8, 0.4) win
-    assert auc([0.1, 0.4, 0.4, 0.8], [0, 0, 1, 1]) == pytest.approx(3.5 / 4)
+    assert auc([0, 0, 1, 1], [0.1, 0.4, 0.4, 0.8]) == pytest.approx(3.5 / 4)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -119,21 +119,21 @@ def test_auc_matches_bruteforce_and_mannwhitneyu(seed):
     y[:2] = [0, 1]
     p = np.round(rng.random(n), 1)  # coarse rounding forces many ties
     expected = _auc_bruteforce(p, y)
-    assert auc(p, y) == pytest.approx(expected, abs=1e-12)
+    assert auc(y, p) == pytest.approx(expected, abs=1e-12)
     u = mannwhitneyu(p[y == 1], p[y == 0]).statistic
-    assert auc(p, y) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
+    assert auc(y, p) == pytest.approx(u / ((y == 1).sum() * (y == 0).sum()), abs=1e-12)
 
 
 def test_auc_perfect_and_reversed():
-    assert auc([0.1, 0.2, 0.8, 0.9], [0, 0, 1, 1]) == 1.0
-    assert auc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]) == 0.0
-    assert auc([0.5, 0.5, 0.5], [0, 1, 1]) == 0.5
+    assert auc([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9]) == 1.0
+    assert auc([0, 0, 1, 1], [0.9, 0.8, 0.2, 0.1]) == 0.0
+    assert auc([0, 1, 1], [0.5, 0.5, 0.5]) == 0.5
 
 
 @pytest.mark.parametrize("y", [[1, 1, 1], [0, 0, 0]])
 def test_auc_single_class_raises(y):
     with pytest.raises(ValidationError, match=r"auc needs a 0 and a 1 in y, got \d ones and \d"):
-        auc([0.2, 0.5, 0.7], y)
+        auc(y, [0.2, 0.5, 0.7])
 
 
 # ----------------------------------------------------------------------------- calibration bins
@@ -142,7 +142,7 @@ def test_auc_single_class_raises(y):
 def test_reliability_table_hand_constructed():
     p = [0.05, 0.15, 0.15, 0.95, 1.0]
     y = [0, 1, 0, 1, 1]
-    table = reliability_table(p, y, n_bins=10)
+    table = reliability_table(y, p, n_bins=10)
     assert list(table.columns) == [
         "bin_low",
         "bin_high",
@@ -160,7 +160,7 @@ def test_reliability_table_hand_constructed():
 
 
 def test_reliability_table_bin_edges_are_left_closed():
-    table = reliability_table([0.0, 0.5, 0.25], [0, 1, 1], n_bins=4)
+    table = reliability_table([0, 1, 1], [0.0, 0.5, 0.25], n_bins=4)
     np.testing.assert_allclose(table["bin_low"], [0.0, 0.25, 0.5])
     assert table["count"].tolist() == [1, 1, 1]
 
@@ -168,15 +168,15 @@ def test_reliability_table_bin_edges_are_left_closed():
 def test_ece_hand_constructed():
     # bins: {0.05 -> y 0}: gap .05 w 1/4; {0.15, 0.15 -> y 1, 0}: gap .35 w 2/4;
     # {0.95 -> y 1}: gap .05 w 1/4  => 0.0125 + 0.175 + 0.0125 = 0.2
-    assert ece([0.05, 0.15, 0.15, 0.95], [0, 1, 0, 1]) == pytest.approx(0.2)
+    assert ece([0, 1, 0, 1], [0.05, 0.15, 0.15, 0.95]) == pytest.approx(0.2)
 
 
 def test_ece_count_weighting_and_n_bins():
     # one bin: |mean(p) - mean(y)| = |0.5 - 0.25|
-    assert ece([0.1, 0.3, 0.7, 0.9], [0, 0, 0, 1], n_bins=1) == pytest.approx(0.25)
+    assert ece([0, 0, 0, 1], [0.1, 0.3, 0.7, 0.9], n_bins=1) == pytest.approx(0.25)
     # two bins: [.1,.3] vs y [0,0] gap .2 (w .5); [.7,.9] vs [0,1] gap .3 (w .5)
-    assert ece([0.1, 0.3, 0.7, 0.9], [0, 0, 0, 1], n_bins=2) == pytest.approx(0.25)
-    assert ece([0.2, 0.2, 0.2, 0.2, 0.2], [1, 0, 0, 0, 0]) == pytest.approx(0.0, abs=1e-12)
+    assert ece([0, 0, 0, 1], [0.1, 0.3, 0.7, 0.9], n_bins=2) == pytest.approx(0.25)
+    assert ece([1, 0, 0, 0, 0], [0.2, 0.2, 0.2, 0.2, 0.2]) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_ece_matches_bruteforce_binning():
@@ -188,7 +188,7 @@ def test_ece_matches_bruteforce_binning():
         mask = (p >= lo) & ((p < hi) if k < 6 else (p <= hi))
         if mask.any():
             total += mask.sum() * abs(p[mask].mean() - y[mask].mean())
-    assert ece(p, y, n_bins=7) == pytest.approx(total / len(p))
+    assert ece(y, p, n_bins=7) == pytest.approx(total / len(p))
 
 
 # ----------------------------------------------------------------------------- calibration slope
@@ -198,7 +198,7 @@ def test_calibration_slope_recovers_known_miscalibration():
     rng = np.random.default_rng(2024)
     p = rng.uniform(0.02, 0.98, 50_000)
     y = rng.random(p.size) < expit(0.3 + 0.7 * logit(p))
-    slope, intercept = calibration_slope_intercept(p, y)
+    slope, intercept = calibration_slope_intercept(y, p)
     assert slope == pytest.approx(0.7, abs=0.05)
     assert intercept == pytest.approx(0.3, abs=0.05)
 
@@ -207,7 +207,7 @@ def test_calibration_perfect_gives_one_and_zero():
     rng = np.random.default_rng(11)
     p = rng.uniform(0.01, 0.99, 50_000)
     y = rng.random(p.size) < p
-    slope, intercept = calibration_slope_intercept(p, y)
+    slope, intercept = calibration_slope_intercept(y, p)
     assert slope == pytest.approx(1.0, abs=0.05)
     assert intercept == pytest.approx(0.0, abs=0.05)
 
@@ -216,7 +216,7 @@ def test_calibration_exact_on_two_point_design():
     # with two distinct p values the MLE reproduces the observed frequencies exactly
     p = [0.2] * 5 + [0.8] * 5
     y = [1, 0, 0, 0, 0, 1, 1, 1, 0, 0]
-    slope, intercept = calibration_slope_intercept(p, y)
+    slope, intercept = calibration_slope_intercept(y, p)
     assert expit(intercept + slope * logit(0.2)) == pytest.approx(0.2, abs=1e-8)
     assert expit(intercept + slope * logit(0.8)) == pytest.approx(0.6, abs=1e-8)
 
@@ -234,7 +234,7 @@ def test_calibration_matches_scipy_minimize():
         return np.sum(np.logaddexp(0, eta) - y * eta)
 
     ref = minimize(nll, [1.0, 0.0], method="BFGS", options={"gtol": 1e-10}).x
-    np.testing.assert_allclose(calibration_slope_intercept(p, y), ref, atol=1e-5)
+    np.testing.assert_allclose(calibration_slope_intercept(y, p), ref, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -249,7 +249,7 @@ def test_calibration_matches_scipy_minimize():
 )
 def test_calibration_undefined_raises(p, y):
     with pytest.raises(ValidationError, match=r"calibration slope is undefined \(got \d ones"):
-        calibration_slope_intercept(p, y)
+        calibration_slope_intercept(y, p)
 
 
 # ----------------------------------------------------------------------------- score_all
@@ -258,22 +258,22 @@ def test_calibration_undefined_raises(p, y):
 def test_score_all_matches_individual_metrics():
     rng = np.random.default_rng(0)
     p, y = rng.random(200), rng.random(200) < 0.5
-    out = score_all(p, y, n_bins=5)
+    out = score_all(y, p, n_bins=5)
     assert set(out) == {"n", *METRICS}
     assert out["n"] == 200
-    assert out["brier"] == brier(p, y)
-    assert out["log_score"] == log_score(p, y)
-    assert out["ece"] == ece(p, y, n_bins=5)
-    assert out["accuracy"] == accuracy(p, y)
-    assert out["auc"] == auc(p, y)
-    assert out["macro_f1"] == macro_f1(p, y)
-    assert (out["slope"], out["intercept"]) == calibration_slope_intercept(p, y)
+    assert out["brier"] == brier(y, p)
+    assert out["log_score"] == log_score(y, p)
+    assert out["ece"] == ece(y, p, n_bins=5)
+    assert out["accuracy"] == accuracy(y, p)
+    assert out["auc"] == auc(y, p)
+    assert out["macro_f1"] == macro_f1(y, p)
+    assert (out["slope"], out["intercept"]) == calibration_slope_intercept(y, p)
 
 
 def test_score_all_omits_undefined_metrics_instead_of_nan():
-    one_class = score_all([0.9, 0.7, 0.8], [1, 1, 1])
+    one_class = score_all([1, 1, 1], [0.9, 0.7, 0.8])
     assert set(one_class) == {"n", "brier", "log_score", "ece", "accuracy", "macro_f1"}
-    separated = score_all([0.1, 0.9], [0, 1])
+    separated = score_all([0, 1], [0.1, 0.9])
     assert "auc" in separated
     assert "slope" not in separated
     assert "intercept" not in separated
@@ -286,8 +286,8 @@ def test_score_all_omits_undefined_metrics_instead_of_nan():
 
 @pytest.mark.parametrize("func", [brier, log_score, accuracy, auc, ece, macro_f1, score_all])
 def test_every_metric_validates_inputs(func):
-    with pytest.raises(ValidationError, match=r"p contains 1 value outside \[0, 1\]"):
-        func([0.2, 1.5], [0, 1])
+    with pytest.raises(ValidationError, match=r"y_prob contains 1 value outside \[0, 1\]"):
+        func([0, 1], [0.2, 1.5])
 
 
 @pytest.mark.parametrize(
@@ -296,61 +296,61 @@ def test_every_metric_validates_inputs(func):
         (
             [0.1, 0.2, 0.3, 1.2, -0.5],
             [0, 1, 0, 1, 0],
-            r"^p contains 2 values outside \[0, 1\] \(first at index 3: 1\.2\)$",
+            r"^y_prob contains 2 values outside \[0, 1\] \(first at index 3: 1\.2\)$",
         ),
         (
             [0.1, float("nan"), float("inf")],
             [0, 1, 0],
-            r"^p contains 2 non-finite values \(first at index 1: nan\); "
+            r"^y_prob contains 2 non-finite values \(first at index 1: nan\); "
             r"allowed: finite numbers in \[0, 1\]$",
         ),
         (
             [0.1, 0.2],
             [0, 2],
-            r"^y contains 1 value not in \{0, 1, False, True\} \(first at index 1: 2\)$",
+            r"^y_true contains 1 value not in \{0, 1, False, True\} \(first at index 1: 2\)$",
         ),
         (
             [0.1, 0.2],
             [0.5, float("nan")],
-            r"^y contains 2 values not in \{0, 1, False, True\} \(first at index 0: 0\.5\)$",
+            r"^y_true contains 2 values not in \{0, 1, False, True\} \(first at index 0: 0\.5\)$",
         ),
-        ([0.1, 0.2], [1, None], r"y contains 1 value not in .*\(first at index 1: None\)"),
-        ([0.1, 0.2, 0.3], [0, 1], r"^p and y differ in length: 3 and 2$"),
-        ([], [], r"^p and y are empty; at least one prediction is needed$"),
-        ([[0.1, 0.2]], [[0, 1]], r"^p must be one-dimensional, got shape \(1, 2\)$"),
-        ([0.1, 0.2], [[0, 1]], r"^y must be one-dimensional, got shape \(1, 2\)$"),
-        (0.5, 1, r"^p must be one-dimensional, got shape \(\)$"),
-        (["a", "b"], [0, 1], r"^p must hold numbers, got dtype <U1$"),
-        ([0.1, 0.2], ["yes", "no"], r"^y must hold numbers, got dtype <U3$"),
-        ([0.1, object()], [0, 1], r"^p must hold numbers, got dtype object$"),
+        ([0.1, 0.2], [1, None], r"y_true contains 1 value not in .*\(first at index 1: None\)"),
+        ([0.1, 0.2, 0.3], [0, 1], r"^y_true and y_prob differ in length: 2 and 3$"),
+        ([], [], r"^y_true and y_prob are empty; at least one prediction is needed$"),
+        ([[0.1, 0.2]], [[0, 1]], r"^y_prob must be one-dimensional, got shape \(1, 2\)$"),
+        ([0.1, 0.2], [[0, 1]], r"^y_true must be one-dimensional, got shape \(1, 2\)$"),
+        (0.5, 1, r"^y_prob must be one-dimensional, got shape \(\)$"),
+        (["a", "b"], [0, 1], r"^y_prob must hold numbers, got dtype <U1$"),
+        ([0.1, 0.2], ["yes", "no"], r"^y_true must hold numbers, got dtype <U3$"),
+        ([0.1, object()], [0, 1], r"^y_prob must hold numbers, got dtype object$"),
     ],
 )
 def test_validation_messages(p, y, pattern):
     with pytest.raises(ValidationError, match=pattern):
-        brier(p, y)
+        brier(y, p)
 
 
 def test_validation_error_is_a_value_error():
     with pytest.raises(ValueError):
-        brier([2.0], [1])
+        brier([1], [2.0])
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5, float("nan"), "0.5", None])
 @pytest.mark.parametrize("func", [accuracy, macro_f1])
 def test_threshold_validation(func, threshold):
     with pytest.raises(ValidationError, match=r"threshold must be a number in \[0, 1\], got"):
-        func([0.2, 0.8], [0, 1], threshold=threshold)
+        func([0, 1], [0.2, 0.8], threshold=threshold)
 
 
 @pytest.mark.parametrize("n_bins", [0, -3, 2.5, True, "10"])
 @pytest.mark.parametrize("func", [ece, reliability_table, score_all])
 def test_n_bins_validation(func, n_bins):
     with pytest.raises(ValidationError, match=r"n_bins must be an integer >= 1, got"):
-        func([0.2, 0.8], [0, 1], n_bins=n_bins)
+        func([0, 1], [0.2, 0.8], n_bins=n_bins)
 
 
 def test_n_bins_accepts_numpy_integer():
-    assert ece([0.2, 0.8], [0, 1], n_bins=np.int64(2)) == pytest.approx(0.2)
+    assert ece([0, 1], [0.2, 0.8], n_bins=np.int64(2)) == pytest.approx(0.2)
 
 
 # ----------------------------------------------------------------------------- cross-validation
@@ -467,7 +467,7 @@ def test_cross_validate_fold_table_and_predictions():
     assert pred["truth"].dtype == bool
     for fold in range(4):
         sub = pred[pred["fold"] == fold]
-        expected = score_all(sub["p_true"], sub["truth"], n_bins=5)
+        expected = score_all(sub["truth"], sub["p_true"], n_bins=5)
         row = folds.iloc[fold]
         assert row["n"] == expected["n"]
         assert row["brier"] == pytest.approx(expected["brier"])
@@ -491,7 +491,7 @@ def test_cv_summary_is_score_all_on_pooled_predictions():
     case = _case()
     rng = np.random.default_rng(0)
     res = cross_validate(case, lambda tr, ids: {i: float(rng.random()) for i in ids}, k=3)
-    pooled = score_all(res.predictions["p_true"], res.predictions["truth"])
+    pooled = score_all(res.predictions["truth"], res.predictions["p_true"])
     assert res.summary() == pooled
 
 

@@ -339,7 +339,7 @@ def recovery(seed, n_claims, n_sources, sampler):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         exact = infer(case).posterior["p_true"]
-    return np.array(covered), brier(model.predict_proba()["p_true"], y), brier(exact, y), model
+    return np.array(covered), brier(y, model.predict_proba()["p_true"]), brier(y, exact), model
 
 
 def test_recovery_reduced():

@@ -131,7 +131,7 @@ def test_plots_draw_on_given_axes_and_leave_no_global_state(khasham, tmp_path):
     finally:
         plt.close(fig)
     plots.plot_contributions(khasham, "clashes")
-    plots.plot_reliability_diagram([0.2, 0.8], [0, 1])
+    plots.plot_reliability_diagram([0, 1], [0.2, 0.8])
     assert plt.get_fignums() == []  # own figures are not registered with pyplot
     assert dict(matplotlib.rcParams) == before
     out = tmp_path / "t.png"
@@ -204,12 +204,12 @@ def test_reliability_diagram_uses_scoring():
     rng = np.random.default_rng(1)
     p = rng.uniform(size=200)
     y = (rng.uniform(size=200) < p).astype(int)
-    ax = plots.plot_reliability_diagram(p, y, n_bins=5).axes[0]
+    ax = plots.plot_reliability_diagram(y, p, n_bins=5).axes[0]
     title = ax.get_title()
-    assert f"Brier {scoring.brier(p, y):.3f}" in title
-    assert f"ECE {scoring.ece(p, y, 5):.3f}" in title
+    assert f"Brier {scoring.brier(y, p):.3f}" in title
+    assert f"ECE {scoring.ece(y, p, 5):.3f}" in title
     assert "n = 200" in title
-    table = scoring.reliability_table(p, y, 5)
+    table = scoring.reliability_table(y, p, 5)
     np.testing.assert_allclose(ax.lines[1].get_ydata(), table["observed_frequency"])
     twin = next(a for a in ax.figure.axes if a is not ax)
     assert [b.get_height() for b in twin.patches] == table["count"].tolist()
