@@ -24,9 +24,9 @@ def _config(case: Case, priors: str | None) -> Config:
     config = Config.from_case(case)
     if priors is None:
         return config
-    from belief.priors.file import apply_priors, read_priors
+    from belief.priors.file import apply_priors
 
-    return apply_priors(config, read_priors(priors), case)
+    return apply_priors(case, priors, config)
 
 
 def _posterior(

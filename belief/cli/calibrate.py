@@ -82,7 +82,18 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         f"{args.folds}-fold cross-validation by {args.by} of method {args.method} on "
         f"{len(result.predictions)} resolved claims ({result.predictions.attrs['seconds']:.1f} s)"
     )
-    print(table.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="-"))
+    shown = table.rename(columns={"log_score": "log_loss"})
+    print(shown.to_string(index=False, float_format=lambda x: f"{x:.4f}", na_rep="-"))
+    print(
+        "pooled: all held-out claims scored together. Lower is better for brier, log_loss "
+        "(nats) and ece; higher for accuracy, auc and macro_f1; slope 1 and intercept 0 are "
+        "perfect calibration."
+    )
+    from belief.evaluation.scoring import missing_reasons
+
+    pred = result.predictions
+    for metric, why in missing_reasons(pred["truth"], pred["p_true"]).items():
+        print(f"pooled {metric} missing: {why}")
     if args.out:
         write_csv(table, args.out)
         print(f"wrote {args.out}")

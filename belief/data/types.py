@@ -127,7 +127,7 @@ class Signal:
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Case:
     """Everything known about a set of claims: the unit that engines take.
 
@@ -152,11 +152,17 @@ class Case:
         return [c.claim_id for c in self.claims]
 
     def claim(self, claim_id: str) -> Claim:
-        """Return the claim with id ``claim_id`` (``KeyError`` if absent)."""
+        """Return the claim with id ``claim_id`` (a ValidationError naming known ids if absent)."""
         for c in self.claims:
             if c.claim_id == claim_id:
                 return c
-        raise KeyError(claim_id)
+        from belief.exceptions import ValidationError
+
+        known = ", ".join(repr(c.claim_id) for c in self.claims[:5])
+        more = ", ..." if len(self.claims) > 5 else ""
+        raise ValidationError(
+            f"claim_id: unknown claim {claim_id!r}; known claims are {known}{more}"
+        )
 
     def source_map(self) -> dict[str, Source]:
         """Sources by id, including a bare :class:`Source` for every id only seen in reports."""
@@ -166,6 +172,35 @@ class Case:
                 if sid is not None and sid not in out:
                     out[sid] = Source(sid)
         return out
+
+    def __repr__(self) -> str:
+        name = f"{self.name!r}, " if self.name else ""
+        return (
+            f"Case({name}claims={len(self.claims)}, sources={len(self.source_map())}, "
+            f"reports={len(self.reports)}, signals={len(self.signals)})"
+        )
+
+    def _repr_html_(self) -> str:
+        """The claims table, for Jupyter."""
+        import html
+
+        import pandas as pd
+
+        counts: dict[str, int] = {}
+        for r in self.reports:
+            counts[r.claim_id] = counts.get(r.claim_id, 0) + 1
+        table = pd.DataFrame(
+            {
+                "claim_id": [c.claim_id for c in self.claims],
+                "text": [c.text for c in self.claims],
+                "prior": [c.prior for c in self.claims],
+                "group": [c.group for c in self.claims],
+                "truth": [c.truth for c in self.claims],
+                "reports": [counts.get(c.claim_id, 0) for c in self.claims],
+            }
+        )
+        head = html.escape(repr(self))
+        return f"<p>{head}</p>" + table.head(50).to_html(index=False, na_rep="")
 
     def replace(self, **changes: Any) -> Case:
         """Return a copy with some fields replaced (tuples of records, name, config...)."""

@@ -41,7 +41,12 @@ STANCE_ALIASES: dict[str, str] = {
     "query": "neutral",
     "comment": "neutral",
 }
-_TRUTH = {"true": True, "false": False, "unknown": None}
+#: Accepted spellings of ``truth`` (case-insensitive; surrounding blanks ignored).
+_TRUTH = {
+    **dict.fromkeys(("true", "t", "yes", "y", "1", "1.0"), True),
+    **dict.fromkeys(("false", "f", "no", "n", "0", "0.0"), False),
+    **dict.fromkeys(("unknown", "unresolved", "na", "n/a", "?"), None),
+}
 
 
 @dataclass(frozen=True)
@@ -143,10 +148,13 @@ def _truth(value: Any, where: str) -> bool | None:
         return None
     if isinstance(value, bool):
         return value
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        value = value.item()
     key = str(value).strip().lower()
     if key not in _TRUTH:
         raise ValidationError(
-            f"{where}: invalid value {value!r}; expected one of true, false, unknown or empty"
+            f"{where}: invalid value {value!r}; expected true/false, yes/no, 1/0, t/f, y/n, "
+            "unknown or empty"
         )
     return _TRUTH[key]
 

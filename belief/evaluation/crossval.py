@@ -26,7 +26,6 @@ import pandas as pd
 from belief.data.types import Case
 from belief.engines import METHODS, posterior
 from belief.exceptions import ValidationError
-from belief.priors.config import Config
 
 __all__ = ["EVAL_METHODS", "evaluate", "fit_predictor", "subcase"]
 
@@ -107,7 +106,7 @@ def _calibrated(how: str, sampler: Any) -> FitPredict:
         fit_case = subcase(train, [c for c in train.claim_ids if c not in held])
         priors = calibrate(fit_case, how, sampler_config=sampler)
         test = subcase(train, test_ids)
-        config = apply_priors(Config.from_case(test), priors, test)
+        config = apply_priors(test, priors)
         return infer(test, config).posterior.set_index("claim_id")["p_true"]
 
     return fit_predict
@@ -127,7 +126,7 @@ def evaluate(
     >>> case = simulate_case(80, 8, density=0.4, random_seed=0)
     >>> res = evaluate(case, "exact", k=2, by="claim")
     >>> res.folds["fold"].tolist()
-    [0, 1, 'mean']
+    [0, 1, 'pooled']
     """
     from belief.evaluation.scoring import cross_validate
 

@@ -292,9 +292,10 @@ _METRICS = ("brier", "log_score", "ece", "accuracy", "auc", "slope", "intercept"
 class CVResult:
     """Result of :func:`cross_validate`.
 
-    ``folds``: a row per fold (``fold`` = 0, 1, ...), then ``fold == "mean"``; columns ``fold``,
-    ``n`` and the :func:`score_all` metrics as nullable ``Float64`` (``<NA>``, never NaN, where
-    undefined). The mean row averages over folds where defined and has the total ``n``.
+    ``folds``: a row per fold (``fold`` = 0, 1, ...), then ``fold == "pooled"``: the scores of
+    all held-out predictions together (not a mean of per-fold scores, which overstates AUC and
+    hides small folds); columns ``fold``, ``n`` and the :func:`score_all` metrics as nullable
+    ``Float64`` (``<NA>``, never NaN, where undefined; :func:`missing_reasons` says why).
     ``predictions``: ``claim_id``, ``fold``, ``p_true``, ``truth`` per resolved claim.
     """
 
@@ -346,11 +347,31 @@ def _as_predictions(result: Any, test_ids: list[str], fold: int) -> _FloatArray:
 
 def _fold_table(pred: pd.DataFrame, k: int, n_bins: int) -> pd.DataFrame:
     rows = [{"fold": f, **score_all(d.truth, d.p_true, n_bins)} for f, d in pred.groupby("fold")]
+    rows.append({"fold": "pooled", **score_all(pred.truth, pred.p_true, n_bins)})
     table = pd.DataFrame(rows, columns=["fold", "n", *_METRICS])
-    table[list(_METRICS)] = table[list(_METRICS)].astype("Float64")
-    mean = {"fold": "mean", "n": int(table["n"].sum()), **table[list(_METRICS)].mean().to_dict()}
-    table = pd.concat([table.astype({"fold": object}), pd.DataFrame([mean])], ignore_index=True)
-    return table.astype({"n": int, **dict.fromkeys(_METRICS, "Float64")})
+    return table.astype({"fold": object, "n": int, **dict.fromkeys(_METRICS, "Float64")})
+
+
+def missing_reasons(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, str]:
+    """Why a metric of :func:`score_all` is undefined on these predictions (metric -> reason).
+
+    Examples
+    --------
+    >>> missing_reasons([1, 1], [0.9, 0.8])["auc"]
+    'every held-out claim is true: AUC needs both outcomes'
+    """
+    p, y = _check(y_prob, y_true)
+    out: dict[str, str] = {}
+    if y.sum() in (0, len(y)):
+        which = "true" if y.sum() else "false"
+        out["auc"] = f"every held-out claim is {which}: AUC needs both outcomes"
+    done = score_all(y, p)
+    if "slope" not in done:
+        out["slope"] = out["intercept"] = (
+            "no finite logistic fit: the predictions separate the outcomes perfectly, or one "
+            "outcome is missing"
+        )
+    return out
 
 
 def _hide(case: Case, claim_ids: list[str]) -> Case:
@@ -384,11 +405,11 @@ def cross_validate(
     >>> claims = tuple(Claim(f"c{i}", truth=i % 2 == 0) for i in range(6))
     >>> res = cross_validate(Case(claims), lambda train, ids: dict.fromkeys(ids, 0.5), k=3)
     >>> res.folds[["fold", "n", "brier"]]
-       fold  n  brier
-    0     0  2   0.25
-    1     1  2   0.25
-    2     2  2   0.25
-    3  mean  6   0.25
+         fold  n  brier
+    0       0  2   0.25
+    1       1  2   0.25
+    2       2  2   0.25
+    3  pooled  6   0.25
     """
     k = int(_check_number(k, "k", 2))
     n_bins = int(_check_number(n_bins, "n_bins", 1))

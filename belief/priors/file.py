@@ -293,8 +293,15 @@ def _mean_strength(sp: SourcePrior) -> dict[str, float]:
     }
 
 
-def apply_priors(config: Config, priors: CalibratedPriors, case: Case) -> Config:
-    """Return ``config`` updated with calibrated priors for the sources of ``case``.
+def apply_priors(
+    case: Case,
+    priors: CalibratedPriors | str | os.PathLike[str],
+    config: Config | Mapping[str, Any] | None = None,
+) -> Config:
+    """The settings of ``case`` with calibrated ``priors`` applied to its sources.
+
+    ``priors`` is a :class:`CalibratedPriors` or the path of a ``priors.json``; ``config``
+    defaults to the case's own settings (a mapping deep-merges into them).
 
     * A source seen in calibration gets its learned reliability (Beta posterior).
     * An unseen source with no prior information of its own (no ``sensitivity``,
@@ -315,10 +322,15 @@ def apply_priors(config: Config, priors: CalibratedPriors, case: Case) -> Config
     >>> case = Case((Claim("c"),), (Source("a", kind="wire"),), (Report("c", "a", "confirm"),))
     >>> wire = SourcePrior(BetaPrior(9, 1), BetaPrior(8, 2))
     >>> p = CalibratedPriors(0.2, SourcePrior(BetaPrior(1, 1), BetaPrior(1, 1)), {"wire": wire})
-    >>> cfg = apply_priors(Config(), p, case)
+    >>> cfg = apply_priors(case, p)
     >>> cfg.base_rate, cfg.source_priors["a"] == wire
     (0.2, True)
     """
+    from belief.priors.config import as_config
+
+    if not isinstance(priors, CalibratedPriors):
+        priors = read_priors(priors)
+    config = as_config(config, case)
     learned: dict[str, SourcePrior] = {}
     for sid, src in case.source_map().items():
         if sid in priors.sources or not _has_own(src):

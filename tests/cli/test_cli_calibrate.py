@@ -14,7 +14,6 @@ from belief.data.io import read_tables, write_tables
 from belief.engines.exact import infer_exact as infer
 from belief.evaluation.simulate import simulate_case
 from belief.exceptions import ApproximationWarning
-from belief.priors.config import Config
 from belief.priors.file import apply_priors, read_priors
 
 
@@ -61,7 +60,7 @@ def test_infer_with_priors_matches_the_python_api(tables, tmp_path, capsys):
     assert main(["infer", *args]) == 0
     got = pd.read_csv(post_path).set_index("claim_id")["p_true"]
     case = read_tables(*(tables / f"{n}.csv" for n in ALL))
-    cfg = apply_priors(Config.from_case(case), read_priors(priors_path), case)
+    cfg = apply_priors(case, priors_path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ApproximationWarning)
         expected = infer(case, cfg).posterior.set_index("claim_id")["p_true"]
@@ -77,7 +76,8 @@ def test_evaluate_prints_and_writes_the_fold_table(tables, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "4-fold cross-validation by group of method calibrated on 160 resolved claims" in text
     table = pd.read_csv(out)
-    assert table["fold"].astype(str).tolist() == ["0", "1", "2", "3", "mean"]
+    assert table["fold"].astype(str).tolist() == ["0", "1", "2", "3", "pooled"]
+    assert "log_loss" in text and "Lower is better for brier, log_loss" in text
     assert {"brier", "log_score", "ece", "auc", "accuracy", "slope", "intercept"} <= set(table)
     assert table["brier"].iloc[-1] < 0.2
     assert len(pd.read_csv(preds)) == 160

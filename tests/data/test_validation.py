@@ -328,17 +328,40 @@ def test_admiralty_grade_normalized(grade, expected):
     assert case.sources[0].admiralty == expected
 
 
-@pytest.mark.parametrize("value", ["maybe", "yes", "1", "0", "T"])
+@pytest.mark.parametrize("value", ["maybe", "2", "yess", "-1"])
 def test_invalid_truth(tmp_path, value):
     claims = claims_csv(tmp_path, f"claim_id,truth\na,true\nb,{value}\n")
     with pytest.raises(
         ValidationError,
         match=esc(
             f"{claims}, row 3, column 'truth': invalid value {value!r}; "
-            "expected one of true, false, unknown or empty"
+            "expected true/false, yes/no, 1/0, t/f, y/n, unknown or empty"
         ),
     ):
         read_tables(claims, reports=reports_csv(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("0", False), ("yes", True), ("No", False), ("T", True), ("f", False),
+     ("TRUE", True), (" y ", True), ("n", False), ("unknown", None), ("", None)],
+)  # fmt: skip
+def test_truth_common_spellings(tmp_path, value, expected):
+    """1/0, yes/no, True/False in any case: accepted by every command, infer included."""
+    claims = claims_csv(tmp_path, f"claim_id,truth\na,{value}\n")
+    case = read_tables(claims, reports=reports_csv(tmp_path))
+    assert case.claims[0].truth is expected
+    from belief.cli import main
+
+    out = tmp_path / "post.csv"
+    assert main(["infer", "--claims", str(claims), "--reports", str(reports_csv(tmp_path)),
+                 "--out", str(out)]) == 0  # fmt: skip
+
+
+def test_truth_from_records_accepts_numbers_and_booleans():
+    for value, expected in ((1, True), (0, False), (True, True), (False, False), (None, None)):
+        case = case_from_records({"claims": [{"claim_id": "a", "truth": value}]})
+        assert case.claims[0].truth is expected
 
 
 @pytest.mark.parametrize(

@@ -512,7 +512,7 @@ def test_cli_infer_flags_equal_the_python_api(tables, method, backend, extra):
                            config=settings)  # fmt: skip
     cfg = belief.Config.from_case(ref_case)
     if extra in ("priors", "both"):
-        cfg = belief.apply_priors(cfg, belief.read_priors(tmp / "priors.json"), ref_case)
+        cfg = belief.apply_priors(ref_case, tmp / "priors.json", cfg)
     ref = belief.infer(ref_case, method, cfg).posterior
     got = pd.read_csv(out)
     np.testing.assert_allclose(got["p_true"], ref["p_true"], atol=1e-8)

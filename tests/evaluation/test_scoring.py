@@ -454,14 +454,15 @@ def test_cross_validate_fold_table_and_predictions():
     res = cross_validate(case, _Spy(case), k=4, seed=0, n_bins=5)
     folds = res.folds
     assert list(folds.columns) == ["fold", "n", *METRICS]
-    assert folds["fold"].tolist() == [0, 1, 2, 3, "mean"]
+    assert folds["fold"].tolist() == [0, 1, 2, 3, "pooled"]
     body = folds.iloc[:4]
     assert folds["n"].iloc[-1] == body["n"].sum() == len(res.predictions)
-    for name in METRICS:
-        if body[name].isna().all():  # e.g. slope: these predictions separate the classes
-            assert pd.isna(folds[name].iloc[-1])
+    pooled = score_all(res.predictions["truth"], res.predictions["p_true"], n_bins=5)
+    for name in METRICS:  # the last row scores all held-out predictions together
+        if name in pooled:
+            assert folds[name].iloc[-1] == pytest.approx(pooled[name])
         else:
-            assert folds[name].iloc[-1] == pytest.approx(body[name].dropna().mean())
+            assert pd.isna(folds[name].iloc[-1])
     pred = res.predictions
     assert list(pred.columns) == ["claim_id", "fold", "p_true", "truth"]
     assert pred["truth"].dtype == bool
@@ -485,6 +486,34 @@ def test_cross_validate_undefined_fold_metrics_are_na_not_nan():
     assert res.folds["slope"].dtype == "Float64"
     values = res.folds[METRICS].to_numpy(dtype=object)
     assert not any(isinstance(v, float) and math.isnan(v) for v in values.ravel())
+
+
+def test_pooled_auc_differs_from_the_mean_of_fold_aucs():
+    """Folds that each separate perfectly average to AUC 1; pooled they do not."""
+    claims = tuple(Claim(f"c{i}", truth=i % 2 == 0) for i in range(8))
+    shift = {f"c{i}": 0.5 * (i // 4) for i in range(8)}  # fold-dependent offset
+    res = cross_validate(
+        Case(claims),
+        lambda tr, ids: {i: shift[i] + (0.3 if int(i[1:]) % 2 == 0 else 0.1) for i in ids},
+        k=2,
+        by="claim",
+        seed=0,
+    )
+    per_fold = res.folds[res.folds["fold"] != "pooled"]["auc"].astype(float)
+    pooled = float(res.folds.set_index("fold").loc["pooled", "auc"])
+    ref = auc(res.predictions["truth"], res.predictions["p_true"])
+    assert pooled == pytest.approx(ref)
+    if (per_fold == 1.0).all():
+        assert pooled < 1.0
+
+
+def test_missing_reasons_name_the_cause():
+    from belief.evaluation.scoring import missing_reasons
+
+    assert missing_reasons([0, 1, 0, 1, 1, 0], [0.2, 0.7, 0.6, 0.4, 0.8, 0.3]) == {}
+    reasons = missing_reasons([1, 1, 1], [0.9, 0.7, 0.8])
+    assert "every held-out claim is true" in reasons["auc"]
+    assert "logistic fit" in reasons["slope"]
 
 
 def test_cv_summary_is_score_all_on_pooled_predictions():

@@ -127,7 +127,7 @@ def test_apply_priors_precedence(priors):
         ),
         tuple(Report("c", s, "confirm") for s in ("s1", "n1", "n2", "n3", "n4", "anon")),
     )
-    cfg = apply_priors(Config(signal_effects={"other": 0.1}), priors, case)
+    cfg = apply_priors(case, priors, Config(signal_effects={"other": 0.1}))
     assert cfg.base_rate == 0.3
     assert cfg.signal_effects == {"other": 0.1, "hostile_rhetoric": 0.7}
     assert cfg.source_priors["s1"] == priors.sources["s1"]
@@ -142,7 +142,7 @@ def test_apply_priors_precedence(priors):
     assert n4.specificity.mean == pytest.approx(0.8)  # the calibrated wire mean 16 / 20
     assert n4.sensitivity.strength == pytest.approx(20.0)  # min of the two wire strengths
     explicit = _sp(1, 1, 1, 1)
-    cfg2 = apply_priors(Config(source_priors={"s1": explicit}), priors, case)
+    cfg2 = apply_priors(case, priors, Config(source_priors={"s1": explicit}))
     assert cfg2.source_priors["s1"] == explicit
 
 
@@ -150,7 +150,7 @@ def test_applied_priors_give_the_closed_form_posterior(priors):
     # One claim, one report by a calibrated source: P(true) = pi m / (pi m + (1 - pi)(1 - s)),
     # with m, s the means of the source's Beta posteriors (reliability integrated out).
     case = Case((Claim("c"),), (Source("s1"),), (Report("c", "s1", "confirm"),))
-    cfg = apply_priors(Config.from_case(case), priors, case)
+    cfg = apply_priors(case, priors)
     m, s = 40 / 50, 30 / 33
     expected = 0.3 * m / (0.3 * m + 0.7 * (1 - s))
     assert infer(case, cfg).p("c") == pytest.approx(expected, rel=1e-9)
@@ -158,7 +158,7 @@ def test_applied_priors_give_the_closed_form_posterior(priors):
 
 def test_applied_signal_effect_and_base_rate(priors):
     case = Case((Claim("c"),), signals=(Signal("g", "c", "hostile_rhetoric", direction=-1),))
-    cfg = apply_priors(Config.from_case(case), priors, case)
+    cfg = apply_priors(case, priors)
     lo = math.log(0.3 / 0.7) - 0.7
     assert infer(case, cfg).p("c") == pytest.approx(1 / (1 + math.exp(-lo)), rel=1e-12)
 
