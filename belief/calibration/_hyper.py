@@ -12,6 +12,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, log_expit, logit
 
 from belief.data.types import Source
@@ -117,23 +118,11 @@ def _fit_beta(k: np.ndarray, n: np.ndarray, center: BetaPrior, init: BetaPrior) 
         obj = -ll + 0.5 * float(np.sum((x - [m0, _LOG_STRENGTH0]) * dev))
         return obj, np.array([-s * mu * (1 - mu) * (da - db), -(a * da + b * db)]) + dev
 
-    x = np.array([logit(init.mean), math.log(init.strength)])
-    lo, hi = np.array([-10.0, math.log(0.5)]), np.array([10.0, math.log(1e5)])
-    val, grad = f(x)
-    for _ in range(100):  # Newton (finite-difference Hessian of the exact gradient) + Armijo
-        h = np.column_stack([(f(x + e)[1] - f(x - e)[1]) / 2e-6 for e in np.eye(2) * 1e-6])
-        w, v = np.linalg.eigh((h + h.T) / 2)
-        step = -v @ ((v.T @ grad) / np.maximum(w, 1e-3))  # eigenvalue floor: a descent step
-        step *= min(1.0, 2.0 / max(np.linalg.norm(step), 1e-300))
-        t = 1.0
-        while (new := f(np.clip(x + t * step, lo, hi)))[0] > val + 1e-4 * t * (grad @ step):
-            t /= 2
-            if t < 1e-8:
-                break
-        moved = np.clip(x + t * step, lo, hi) - x
-        x, (val, grad) = x + moved, new
-        if np.max(np.abs(moved)) < 1e-9:
-            break
+    x0 = np.array([logit(init.mean), math.log(init.strength)])
+    bounds = [(-10.0, 10.0), (math.log(0.5), math.log(1e5))]
+    fit = minimize(f, np.clip(x0, *zip(*bounds)), jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})  # fmt: skip
+    x = fit.x
     return BetaPrior.from_mean_strength(float(expit(x[0])), float(math.exp(x[1])))
 
 

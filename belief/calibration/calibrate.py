@@ -1,6 +1,6 @@
 r"""Calibrate priors on resolved cases: empirical Bayes by EM (fast default) or full Bayes.
 
-The model is the one every engine shares (:mod:`belief.engines.exact`, :mod:`belief.model._graph`).
+The model is the one every engine shares (:mod:`belief.engines.exact`, :mod:`belief.model.graph`).
 Claim
 *c* has prior log-odds :math:`\ell_c = \operatorname{logit}(\text{prior}_c \text{ or } \pi) +
 \sum_g d_g e_{k(g)}` (an explicit likelihood ratio replaces :math:`d_g e_k`); within a group at

@@ -6,7 +6,7 @@ informative priors), a side-alignment effect, one effect per signal kind, the ba
 optionally, how much a copy adds. The truth of each claim is marginalized exactly (jointly
 within a group of competing claims), so NUTS can sample the model; P(true) is computed from the
 marginal terms for every posterior draw. The model itself is documented in
-:mod:`belief.model._graph`.
+:mod:`belief.model.graph`.
 
 This module imports PyMC; ``import belief`` does not import it.
 """
@@ -24,7 +24,7 @@ import pandas as pd
 from belief._version import __version__
 from belief.data.types import Case
 from belief.exceptions import NotFittedError, ValidationError
-from belief.model._graph import ModelData, build_model, encode_case
+from belief.model.graph import ModelData, build_model, encode_case
 from belief.model.diagnostics import check_convergence, stance_check
 from belief.model.io import (
     INTERVAL,
@@ -100,7 +100,7 @@ def _resolve_base_rate(spec: Any, case_rate: float) -> Any:
 
 
 def resolve_config(config: Mapping[str, Any], exact: Config) -> dict[str, Any]:
-    """Turn a model configuration into the numbers :func:`belief.model._graph.build_model` takes.
+    """Turn a model configuration into the numbers :func:`belief.model.graph.build_model` takes.
 
     Examples
     --------
@@ -138,7 +138,7 @@ def prepare(
     Returns
     -------
     (ModelData, dict)
-        The encoded case and the resolved configuration for :func:`belief.model._graph.build_model`.
+        The encoded case and the resolved configuration for :func:`belief.model.graph.build_model`.
     """
     exact = Config.from_case(case) if config is None else config
     resolved = resolve_config(model_config, exact)

@@ -29,7 +29,7 @@ import xarray as xr
 
 from belief._version import __version__
 from belief.exceptions import ModelMismatchError, ValidationError
-from belief.model._graph import ModelData
+from belief.model.graph import ModelData
 
 INTERVAL = 0.90  #: probability mass of the reported intervals
 

@@ -65,7 +65,7 @@ class CalibratedPriors:
     source_kinds : mapping of str to str or None
         The kind each calibrated source had (for tables; not used to apply).
     side_effect : float
-        Side-alignment effect on the logit scale (see :mod:`belief.model._graph`).
+        Side-alignment effect on the logit scale (see :mod:`belief.model.graph`).
     signal_effects : mapping of str to float
         Log-odds effect per signal kind (the signal's direction gives the sign).
     method : str

@@ -8,8 +8,7 @@ import pytest
 from conftest import random_records
 from scipy.special import expit, logit
 
-from belief.core.compiler import report_arrays_from_case
-from belief.core.copies import resolve_copies
+from belief.core.compiler import compile_case
 from belief.data.io import case_from_records
 from belief.data.types import Case, Claim, Report, Signal
 from belief.engines.fast import Block, infer_fast
@@ -47,11 +46,13 @@ def test_stream_then_refit_equals_batch_on_the_same_reports(seed):
     for report in arrival[half:]:
         belief.update(report)
     batch_case = case.replace(reports=tuple(arrival))
-    # copy resolution equals the batch rule even though originals/earlier copies came late
-    attr, weight, _ = resolve_copies(report_arrays_from_case(batch_case), config.copy_weight)
-    ids = report_arrays_from_case(batch_case).source_ids
-    assert [belief._source_ids[a] for a in belief._attr.v] == [ids[a] for a in attr]
-    np.testing.assert_array_equal(belief._weight.v, weight)
+    # copy resolution equals the batch rule even though originals/earlier copies came late:
+    # the same reports count, with the same weights, attributed to the same sources
+    batch_ev = compile_case(batch_case, config)
+    got = belief.result().posterior
+    np.testing.assert_array_equal(got["n_independent"], batch_ev.n_independent)
+    stats = belief.reliability.set_index("source_id")
+    assert sorted(stats.index) == sorted(batch_ev.source_ids)
     belief.refit()
     batch = infer_fast(batch_case, config, tol=1e-12)
     np.testing.assert_allclose(belief.log_odds, batch.log_odds, atol=1e-8)
@@ -79,12 +80,15 @@ def test_sufficient_statistics_stay_consistent_without_refit():
     belief.update(list(case.reports[20:30]))
     for report in case.reports[30:]:
         belief.update(report)
-    ev = belief._evidence()
+    ev = compile_case(case, belief.config)  # the batch compile of the same reports
     block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source, ev.r_confirm,
                   ev.r_weight)  # fmt: skip
     prior = np.column_stack([ev.a_se, ev.b_se, ev.a_sp, ev.b_sp])
-    expected = prior + block.source_stats(expit(belief.log_odds.to_numpy()))
-    np.testing.assert_allclose(belief._post.v, expected, atol=1e-9)
+    q = expit(belief.log_odds.loc[ev.claim_ids].to_numpy())
+    expected = prior + block.source_stats(q)
+    cols = ["sens_alpha", "sens_beta", "spec_alpha", "spec_beta"]
+    got = belief.reliability.set_index("source_id").loc[ev.source_ids, cols].to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-9)
 
 
 def test_single_report_with_fixed_reliability_is_the_closed_form():
@@ -104,7 +108,8 @@ def test_update_is_the_local_fixed_point():
     belief = Belief(case)
     belief.update(Report("c7", "s1", "deny"))
     before = belief.log_odds.copy()
-    belief._refresh(np.array([case.claim_ids.index("c7")]))
+    # a neutral report carries no evidence but makes the engine recompute c7: nothing moves
+    belief.update(Report("c7", "a-new-source", "neutral"))
     np.testing.assert_allclose(belief.log_odds, before, atol=1e-14)
 
 
@@ -137,7 +142,7 @@ def test_frame_batch_and_refit_every():
                           "time": ["2020-01-01", "", "2020-01-02T10:00:00Z"]})  # fmt: skip
     changed = belief.update(frame)
     assert list(changed.index) == ["a", "b"] and len(belief) == 3
-    assert belief._since_refit == 0  # refit ran
+    assert belief.result().diagnostics["since_refit"] == 0  # refit ran
     batch = infer_fast(case_from_records({"reports": frame.to_dict("records")}), tol=1e-8)
     np.testing.assert_allclose(belief.log_odds, batch.log_odds, atol=1e-6)
 

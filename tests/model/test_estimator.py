@@ -36,7 +36,7 @@ from belief.exceptions import (  # noqa: E402
     NotFittedError,
     ValidationError,
 )
-from belief.model._graph import build_model  # noqa: E402
+from belief.model.graph import build_model  # noqa: E402
 from belief.model.diagnostics import check_convergence, stance_check  # noqa: E402
 from belief.model.estimator import ClaimBeliefModel, prepare  # noqa: E402
 

@@ -2,7 +2,7 @@
 
 The reference below re-derives everything from the :class:`~belief.data.types.Case` with plain loops
 and brute-force enumeration of every joint truth state (no log-sum-exp tricks, no shared code
-with :mod:`belief.model._graph` beyond :func:`belief.priors.reliability.resolve_source_prior`,
+with :mod:`belief.model.graph` beyond :func:`belief.priors.reliability.resolve_source_prior`,
 which defines the priors), then compares the log density and P(true) at random parameter values.
 """
 
@@ -23,7 +23,7 @@ from conftest import RECORDS
 from belief.core.compiler import compile_case
 from belief.data.io import case_from_records
 from belief.data.types import Source
-from belief.model._graph import build_model, encode_case, logit_normal
+from belief.model.graph import build_model, encode_case, logit_normal
 from belief.model.estimator import DEFAULT_MODEL_CONFIG, prepare
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, resolve_source_prior
