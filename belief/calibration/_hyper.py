@@ -120,7 +120,8 @@ def _fit_beta(k: np.ndarray, n: np.ndarray, center: BetaPrior, init: BetaPrior) 
 
     x0 = np.array([logit(init.mean), math.log(init.strength)])
     bounds = [(-10.0, 10.0), (math.log(0.5), math.log(1e5))]
-    fit = minimize(f, np.clip(x0, *zip(*bounds)), jac=True, method="L-BFGS-B", bounds=bounds,
+    start = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
+    fit = minimize(f, start, jac=True, method="L-BFGS-B", bounds=bounds,
                    options={"ftol": 1e-13, "gtol": 1e-9, "maxiter": 500})  # fmt: skip
     x = fit.x
     return BetaPrior.from_mean_strength(float(expit(x[0])), float(math.exp(x[1])))
@@ -137,7 +138,9 @@ class _Hyper:
             for k in [*self.kinds, None]
         }
         self.prior = dict(self.center)
-        self.members = {k: np.array([sk == k for sk in d.source_kind]) for k in self.kinds}
+        self.members: dict[str | None, np.ndarray] = {
+            k: np.array([sk == k for sk in d.source_kind]) for k in self.kinds
+        }
         self.members[None] = np.ones(len(d.source_ids), dtype=bool)
 
     def refit(self, counts: np.ndarray) -> None:

@@ -35,14 +35,15 @@ def lgamma_diff(x: np.ndarray, n: np.ndarray) -> np.ndarray:
         - n
         + (1 / (12 * (xs + n)) - 1 / (12 * xs))
     )
-    return np.where(
-        big, stirling, gammaln(np.where(big, 1.0, x) + n) - gammaln(np.where(big, 1.0, x))
-    )
+    small = np.where(big, 1.0, x)
+    out: np.ndarray = np.where(big, stirling, gammaln(small + n) - gammaln(small))
+    return out
 
 
 def log_beta_ratio(a: np.ndarray, b: np.ndarray, n1: np.ndarray, n2: np.ndarray) -> np.ndarray:
     """``log B(a + n1, b + n2) - log B(a, b)``: the Beta-Binomial sequence log-likelihood."""
-    return lgamma_diff(a, n1) + lgamma_diff(b, n2) - lgamma_diff(a + b, n1 + n2)
+    out: np.ndarray = lgamma_diff(a, n1) + lgamma_diff(b, n2) - lgamma_diff(a + b, n1 + n2)
+    return out
 
 
 def cell_llr(
@@ -63,7 +64,8 @@ def cell_llr(
     >>> bool(five < 5 * one)
     True
     """
-    return log_beta_ratio(a, b, x, y) - log_beta_ratio(c, d, y, x)
+    out: np.ndarray = log_beta_ratio(a, b, x, y) - log_beta_ratio(c, d, y, x)
+    return out
 
 
 def trigamma(x: np.ndarray) -> np.ndarray:

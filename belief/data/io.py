@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pandas as pd
 import yaml
@@ -40,7 +40,7 @@ from belief.data.validation import (
 )
 from belief.exceptions import ValidationError
 
-Table = str | os.PathLike[str] | pd.DataFrame | None
+Table: TypeAlias = str | os.PathLike[str] | pd.DataFrame | None
 _TABLES = ("claims", "sources", "reports", "signals")
 _CASE_KEYS = ("name", "description", "config", *_TABLES)
 
@@ -219,7 +219,8 @@ def read_tables(
     origins = {t: (f[1] if f else empty) for t, f in frames.items()}
 
     def rows(t: str) -> list[dict[str, Any]]:
-        return frames[t][0] if frames[t] else []
+        frame = frames[t]
+        return frame[0] if frame else []
 
     parsers: dict[str, Callable[..., Any]] = {
         "claims": parse_claims,

@@ -160,7 +160,7 @@ def _claim_counts(part: _Part) -> np.ndarray:
     return np.bincount(part.block.source, minlength=part.block.n_sources)
 
 
-def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[np.ndarray, ...]:
+def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[Any, ...]:
     """Cells of the claims that may lie in a small component (every source has few claims).
 
     A claim qualifies when each of its sources reports on at most ``limit`` claims in all and

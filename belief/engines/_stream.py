@@ -44,7 +44,9 @@ class _Stream:
         if [c.claim_id for c in claims] != list(ra.claim_ids):
             raise ValidationError("claims must list the reports' claim ids in order")
         self._sources_meta = {s.source_id: s for s in sources}
-        self._claim_ids, self._cindex, self._favors = [], {}, []
+        self._claim_ids: list[str] = []
+        self._cindex: dict[str, int] = {}
+        self._favors: list[str | None] = []
         self._ell, self._lo = Growable([], float), Growable([], float)
         self._group, self._n_reports = Growable([], np.int64), Growable([], np.int64)
         self._groups: list[list[int]] = []

@@ -306,8 +306,9 @@ def infer_dask(
     smeta = {s.source_id: s for s in side.sources}
     favors = np.array([vocab.setdefault(c.favors, len(vocab)) if c.favors else -1
                        for c in claim_objs], dtype=np.int64)  # fmt: skip
-    sides = np.array([vocab.setdefault(smeta[s].side, len(vocab))
-                      if s in smeta and smeta[s].side else -1 for s in source_ids],
+    side_of = {s: m.side for s, m in smeta.items() if m.side}
+    sides = np.array([vocab.setdefault(side_of[s], len(vocab)) if s in side_of else -1
+                      for s in source_ids],
                      dtype=np.int64)  # fmt: skip
     sided = bool(config.side_effect)
     copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)

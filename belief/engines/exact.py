@@ -56,7 +56,8 @@ def components(ev: Evidence) -> list[list[int]]:
     :func:`scipy.sparse.csgraph.connected_components`: O(reports + claims).
     """
     n, s = len(ev.claim_ids), len(ev.source_ids)
-    g_claim = np.concatenate([np.asarray(g, dtype=np.int64) for g in ev.groups] or [[]])
+    empty: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
+    g_claim = np.concatenate([np.asarray(g, dtype=np.int64) for g in ev.groups] or empty)
     g_node = np.repeat(np.arange(len(ev.groups)), [len(g) for g in ev.groups]) + n + s
     rows = np.concatenate([ev.r_claim, g_claim]).astype(np.int64)
     cols = np.concatenate([ev.r_source + n, g_node]).astype(np.int64)

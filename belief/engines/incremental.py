@@ -30,7 +30,7 @@ state (warm start) to the batch fixed point; ``refit_every`` does that automatic
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ from belief.priors.config import Config, as_config
 
 __all__ = ["Belief"]
 
-Reports = Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
+Reports: TypeAlias = Report | Mapping[str, Any] | Iterable[Any] | pd.DataFrame
 
 
 class Belief(_Stream):

@@ -419,7 +419,7 @@ def cross_validate(
     if not resolved:
         raise ValidationError("case has no resolved claims (truth True/False) to cross-validate")
     fold_of = _assign_folds(resolved, k, seed, by)
-    p_true = {}
+    p_true: dict[str, float] = {}
     for fold in range(k):
         test_ids = [c.claim_id for c in resolved if fold_of[c.claim_id] == fold]
         preds = _as_predictions(fit_predict(_hide(case, test_ids), test_ids), test_ids, fold)

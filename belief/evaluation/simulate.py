@@ -215,11 +215,11 @@ def _reports(w: dict, ids: dict, t0: datetime, days: float) -> tuple[Report, ...
     (ci, si, code, when), (row, k, cwhen) = w["reports"], w["copies"]
     stance, claim, src = _STANCES[code + 1], ids["claim"], ids["source"]
     out = [
-        Report(claim[c], src[s], str(st), t)
+        Report(claim[c], src[s], str(st), t)  # type: ignore[arg-type]  # a valid stance
         for c, s, st, t in zip(ci, si, stance, _times(t0, when, days), strict=True)
     ]
     out += [
-        Report(claim[ci[r]], ids["copier"][j], str(stance[r]), t, derived_from=src[si[r]])
+        Report(claim[ci[r]], ids["copier"][j], str(stance[r]), t, derived_from=src[si[r]])  # type: ignore[arg-type]
         for r, j, t in zip(row, k, _times(t0, cwhen, days), strict=True)
     ]
     return tuple(sorted(out, key=lambda rep: (rep.time, rep.claim_id, rep.source_id)))
@@ -388,7 +388,8 @@ def oracle_posterior(case: Case, truth_params: SimulationTruth) -> dict[str, flo
     True
     """
     lo = _log_odds(case, truth_params)
-    post, members = expit(lo), {}
+    post = expit(lo)
+    members: dict[Any, list[int]] = {}
     for i, c in enumerate(case.claims):
         if c.group is not None:
             members.setdefault(c.group, []).append(i)

@@ -24,8 +24,8 @@ import pandas as pd
 from belief._version import __version__
 from belief.data.types import Case
 from belief.exceptions import NotFittedError, ValidationError
-from belief.model.graph import ModelData, build_model, encode_case
 from belief.model.diagnostics import check_convergence, stance_check
+from belief.model.graph import ModelData, build_model, encode_case
 from belief.model.io import (
     INTERVAL,
     constant_data,
@@ -361,7 +361,11 @@ class ClaimBeliefModel:
         >>> model.save("khasham.nc")  # doctest: +SKIP
         >>> ClaimBeliefModel.load("khasham.nc").predict_proba()  # doctest: +SKIP
         """
-        attrs = {"id": self.id, "model_type": type(self).__name__, "version": __version__}
+        attrs: dict[str, Any] = {
+            "id": self.id,
+            "model_type": type(self).__name__,
+            "version": __version__,
+        }
         attrs |= {
             "model_config": self.full_model_config,
             "sampler_config": self.full_sampler_config,

@@ -151,7 +151,7 @@ def reliability_table(idata) -> pd.DataFrame:
 def effects_table(idata) -> pd.DataFrame:
     """Mean and interval of base rate, alignment, copy weight, signal and kind effects."""
     post = idata.posterior
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for name in (
         "base_rate",
         "alignment",

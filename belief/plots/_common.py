@@ -39,6 +39,13 @@ def _new_ax(ax: Axes | None, size: tuple[float, float]) -> Axes:
     return Figure(figsize=size, layout="constrained").add_subplot()
 
 
+def _figure(ax: Axes) -> Figure:
+    """The top-level Figure an Axes lives on (what every plot function returns)."""
+    fig = ax.get_figure(root=True)
+    assert isinstance(fig, Figure)
+    return fig
+
+
 def _shade_bands(ax: Axes) -> None:
     """Shade the ICD 203 probability bands, alternately, and name them at the right edge."""
     edges = (0.0, *ICD203_EDGES, 1.0)

@@ -11,7 +11,7 @@ from scipy.special import expit, logit
 from belief.data.types import Case
 from belief.exceptions import ValidationError
 from belief.explain.timeline import contributions
-from belief.plots._common import _DOWN, _UP, _ZERO, _new_ax
+from belief.plots._common import _DOWN, _UP, _ZERO, _figure, _new_ax
 from belief.priors.config import Config
 
 __all__ = ["plot_ach", "plot_contributions"]
@@ -77,10 +77,11 @@ def plot_contributions(
     ax.barh(y, delta, left=start, color=colors, height=0.6, zorder=3)
     if seq:
         ax.barh([0, len(df) + 1], [prior, post], color="#555555", height=0.6, zorder=3)
-        for yi, lo in ((0, prior), (len(df) + 1, post)):
-            ax.annotate(f"P = {expit(lo):.1%}", (max(lo, 0), yi), xytext=(4, 0), fontsize=8,
-                        textcoords="offset points", va="center", weight="bold")  # fmt: skip
-    for yi, s, d, copy in zip(y, start, delta, df["is_copy"]):
+        for y_end, lo in ((0, prior), (len(df) + 1, post)):
+            ax.annotate(f"P = {expit(lo):.1%}", (max(lo, 0), y_end), xytext=(4, 0), fontsize=8,
+                        textcoords="offset points", va="center", fontweight="bold")  # fmt: skip
+    for y_bar, s, d, copy in zip(y, start, delta, df["is_copy"]):
+        yi: float = float(y_bar)
         zero = abs(d) <= 1e-9
         note = ("copy: adds nothing" if copy else "no effect") if zero else _signed(d)
         ax.plot([s, s], [yi - 0.3, yi + 0.3], color=_ZERO, lw=1.2, zorder=3) if zero else None
@@ -97,7 +98,7 @@ def plot_contributions(
     lo, hi = ax.get_xlim()
     ax.set_xlim(lo - 0.04 * (hi - lo), hi + 0.25 * (hi - lo))  # room for the value labels
     _probability_axis(ax)
-    return ax.figure
+    return _figure(ax)
 
 
 def _signed(d: float) -> str:
@@ -159,11 +160,11 @@ def plot_ach(matrix: pd.DataFrame, *, ax: Axes | None = None) -> Figure:
     ax.set_xticks(range(m), hyps, fontsize=8.5)
     ax.xaxis.tick_top()
     ax.set_yticks(range(n + 1), [*body["label"], "posterior P(hypothesis)"], fontsize=8)
-    ax.get_yticklabels()[-1].set_weight("bold")
+    ax.get_yticklabels()[-1].set_fontweight("bold")
     ax.set_ylim(n + 0.5, -0.5)
     ax.tick_params(length=0)
     ax.set_xlabel("colour: log-likelihood below the row's best-fitting hypothesis (white = best)",
                   fontsize=8)  # fmt: skip
     ax.set_title(f"ACH: {matrix.attrs['group']} (rows by diagnosticity; cell = log-likelihood)",
                  loc="left", fontsize=10, pad=22)  # fmt: skip
-    return ax.figure
+    return _figure(ax)

@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike
 from belief.data.types import Case
 from belief.exceptions import ValidationError
 from belief.explain.sensitivity import what_if_table
-from belief.plots._common import _LINE_COLORS, _LINE_STYLES, _UP, _new_ax, _shade_bands
+from belief.plots._common import _LINE_COLORS, _LINE_STYLES, _UP, _figure, _new_ax, _shade_bands
 from belief.priors.config import Config
 
 __all__ = ["plot_reliability_diagram", "plot_reliability_forest", "plot_what_if"]
@@ -70,7 +70,7 @@ def plot_reliability_forest(
         fig = Figure(figsize=(9, 1.2 + 0.3 * (len(t) + len(kinds))), layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
     else:
-        axes, fig = list(ax), ax[0].figure
+        axes, fig = list(ax), _figure(ax[0])
     cols = [dict(zip(kinds, _LINE_COLORS * 4))[k] for k in t["kind"]]
     names = {"sens": "sensitivity P(confirm | true)", "spec": "specificity P(deny | false)"}
     for a, par in zip(axes, ("sens", "spec")):
@@ -125,7 +125,7 @@ def plot_reliability_diagram(
     ax.legend(loc="upper left", fontsize=8)
     n = int(table["count"].sum())
     ax.set_title(f"Reliability diagram: Brier {brier:.3f}, ECE {ece:.3f} (n = {n})", fontsize=10)
-    return ax.figure
+    return _figure(ax)
 
 
 def plot_what_if(
@@ -168,4 +168,4 @@ def plot_what_if(
     ax.set(ylim=(0, 1), ylabel="P(true)", xlabel=f"prior mean {label} of {who}")
     ax.legend(loc="best", fontsize=8)
     ax.set_title(f"What if {who} were more or less reliable?", loc="left", fontsize=11)
-    return ax.figure
+    return _figure(ax)

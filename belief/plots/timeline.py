@@ -19,6 +19,7 @@ from belief.plots._common import (
     _LINE_COLORS,
     _LINE_STYLES,
     STANCE_COLORS,
+    _figure,
     _kind_markers,
     _new_ax,
     _shade_bands,
@@ -31,7 +32,7 @@ __all__ = ["plot_timeline"]
 def _events(case: Case) -> pd.DataFrame:
     """One row per report and signal: id, claim, time, colour key, kind."""
     smap = case.source_map()
-    rows = [
+    rows: list[tuple[Any, ...]] = [
         (f"r{i + 1}", r.claim_id, r.time, r.stance, smap[r.source_id].kind or "unknown")
         for i, r in enumerate(case.reports)
     ]
@@ -65,7 +66,7 @@ def _component_of(case: Case, config: Config) -> dict[str, int]:
 
 def _draw_markers(ax: Axes, marks: list[tuple[Any, float, str, str, bool, str]], size: float):
     """Draw ``(x, y, marker, kind, filled, stance)``; markers sharing a point spread sideways."""
-    fig = ax.figure
+    fig = _figure(ax)
     slot: dict[tuple[Any, float], int] = {}
     count: dict[tuple[Any, float], int] = {}
     for x, y, *_ in marks:
@@ -161,7 +162,7 @@ def plot_timeline(
         loc = mdates.AutoDateLocator()
         ax.xaxis.set(major_locator=loc, major_formatter=mdates.ConciseDateFormatter(loc))
     ax.set_title("Belief timeline: " + ", ".join(claim_ids), loc="left", fontsize=11)
-    return ax.figure
+    return _figure(ax)
 
 
 def _mark_events(ax, case, config, tl, x, claim_ids, size) -> None:

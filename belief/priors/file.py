@@ -201,7 +201,11 @@ def _number(
 ) -> float:
     value = data.get(key)
     ok = isinstance(value, int | float) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or (math.isfinite(low) and not low < value < high):
+    if (
+        not (isinstance(value, int | float) and ok)
+        or not math.isfinite(value)
+        or (math.isfinite(low) and not low < value < high)
+    ):
         allowed = "a finite number" if math.isinf(low) else f"a number in ({low:g}, {high:g})"
         raise ValidationError(f"{label}: field '{path}{key}': expected {allowed} but got {value!r}")
     return float(value)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,11 @@ def _figures(case: Case, config: Config) -> list[Block]:
 
     out = [Block("h2", "Belief timelines"), Block("p", _TEXT["timeline"])]
     for k, (_, ids) in enumerate(_claim_sets(case)):
-        png = _png(lambda ids=ids: plots.plot_timeline(case, ids, config=config))
+        png = _png(partial(plots.plot_timeline, case, ids, config=config))
         out.append(Block("figure", png, f"timeline_{k + 1}"))
     out += [Block("h2", "Evidence contributions"), Block("p", _TEXT["contributions"])]
     for cid in case.claim_ids[:_MAX_CONTRIBUTIONS]:
-        png = _png(lambda cid=cid: plots.plot_contributions(case, cid, config=config))
+        png = _png(partial(plots.plot_contributions, case, cid, config=config))
         out.append(Block("figure", png, f"contributions_{cid}"))
     if len(case.claims) > _MAX_CONTRIBUTIONS:
         n = len(case.claims)
@@ -126,7 +127,7 @@ def _ach(case: Case, config: Config) -> list[Block]:
     for g in groups:
         m = ach_matrix(case, g, config)
         out.append(Block("h3", f"Group {g}"))
-        out.append(Block("figure", _png(lambda m=m: plots.plot_ach(m)), f"ach_{g}"))
+        out.append(Block("figure", _png(partial(plots.plot_ach, m)), f"ach_{g}"))
         hyps = m.attrs["hypotheses"]
         table = m.reset_index()[["item_id", "label", *hyps, "diagnosticity"]].copy()
         prior = ", ".join(f"{h} {p:.1%}" for h, p in m.attrs["prior"].items())

@@ -36,9 +36,9 @@ from belief.exceptions import (  # noqa: E402
     NotFittedError,
     ValidationError,
 )
-from belief.model.graph import build_model  # noqa: E402
 from belief.model.diagnostics import check_convergence, stance_check  # noqa: E402
 from belief.model.estimator import ClaimBeliefModel, prepare  # noqa: E402
+from belief.model.graph import build_model  # noqa: E402
 
 QUICK = {"draws": 200, "tune": 300, "chains": 2, "random_seed": 11}
 

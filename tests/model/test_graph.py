@@ -23,8 +23,8 @@ from conftest import RECORDS
 from belief.core.compiler import compile_case
 from belief.data.io import case_from_records
 from belief.data.types import Source
-from belief.model.graph import build_model, encode_case, logit_normal
 from belief.model.estimator import DEFAULT_MODEL_CONFIG, prepare
+from belief.model.graph import build_model, encode_case, logit_normal
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, resolve_source_prior
 
