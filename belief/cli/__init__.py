@@ -7,6 +7,7 @@ and writes output files atomically (no half-written file on failure).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
@@ -50,6 +51,9 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--seed", type=int, help="random seed")
     g.add_argument("--nuts-sampler", help="NUTS implementation: pymc (default) or nutpie")
     g.add_argument("--save-model", help="save the fitted model (netCDF) here")
+
+
+_LOCAL_SCHEDULERS = ("threads", "processes", "synchronous", "single-threaded")
 
 
 def _read_settings(path: str | None) -> dict:
@@ -112,7 +116,17 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
         if scheduler and "://" in scheduler:
             from distributed import Client
 
-            client, scheduler = Client(scheduler), None
+            try:
+                client, scheduler = Client(scheduler, timeout=10), None
+            except (OSError, TimeoutError) as e:
+                raise ValidationError(
+                    f"--dask-scheduler {scheduler}: cannot connect within 10 s ({e or 'timeout'})"
+                ) from None
+        elif scheduler and scheduler not in _LOCAL_SCHEDULERS:
+            raise ValidationError(
+                f"--dask-scheduler: expected tcp://HOST:PORT or one of "
+                f"{', '.join(_LOCAL_SCHEDULERS)} but got {scheduler!r}"
+            )
         return infer_dask(
             args.reports,
             args.claims,
@@ -295,12 +309,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             # a performance note from PyTensor's pip build, not about the user's data
             warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS")
             warnings.showwarning = _show_warning
+            from belief.cli._paths import check_paths
+
+            check_paths(args)
             args.func(args)
     except BeliefError as e:
         print(f"belief: error: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `belief run case.yaml | head -1`: the reader left
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
+    except KeyboardInterrupt:
+        print("belief: interrupted", file=sys.stderr)
+        return 130
     except OSError as e:
-        print(f"belief: error: {e.filename or ''}: {e.strerror}", file=sys.stderr)
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"belief: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 

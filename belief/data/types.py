@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from belief.exceptions import ValidationError
+
 Stance = Literal["confirm", "deny", "neutral"]
 STANCES: tuple[str, ...] = ("confirm", "deny", "neutral")
 ADMIRALTY_GRADES: tuple[str, ...] = ("A", "B", "C", "D", "E", "F")
@@ -69,6 +71,21 @@ class Claim:
     group: str | None = None
     truth: bool | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        # the constructor trusts its input otherwise; these two are cheap and catch the common
+        # mistakes of hand-built cases (a probability in percent, an id that is not text)
+        if not isinstance(self.claim_id, str):
+            raise ValidationError(
+                f"Claim claim_id: expected a string but got {type(self.claim_id).__name__}"
+            )
+        p = self.prior
+        if p is not None and not (
+            isinstance(p, int | float) and not isinstance(p, bool) and 0.0 < p < 1.0
+        ):
+            raise ValidationError(
+                f"Claim {self.claim_id!r} prior: expected a number in (0, 1) or None but got {p!r}"
+            )
 
 
 @dataclass(frozen=True)

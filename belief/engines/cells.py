@@ -96,8 +96,8 @@ class Block:
         wq -= w  # now -w (1 - q)
         p2 += wq
         cd += wq
-        p1 *= cd
-        p2 *= ab
+        p1 /= ab  # predictive means first: no overflow for huge prior strengths
+        p2 /= cd
         np.log(np.divide(p1, p2, out=v), out=v)
         v *= w
 

@@ -251,7 +251,7 @@ def test_infer_missing_input_file(capsys, tmp_path):
 def test_infer_unwritable_output_directory(capsys, khasham_tables, tmp_path):
     code, _, err = run(capsys, *infer_args(khasham_tables, tmp_path / "no" / "such" / "p.csv"))
     assert code == 2
-    assert_one_line_error(err, "No such file or directory")
+    assert_one_line_error(err, "does not exist")
 
 
 def test_infer_requires_reports_and_out(capsys, tmp_path):

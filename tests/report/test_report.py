@@ -196,7 +196,7 @@ def test_cli_run_writes_report(small_case, tmp_path, capsys):
     assert "B happened" in out.read_text(encoding="utf-8")
     assert (tmp_path / "k_files" / "timeline_1.png").is_file()
     assert main(["run", str(case_file), "--report", str(tmp_path / "k.txt")]) == 2
-    assert "report must end in" in capsys.readouterr().err
+    assert "expected a file ending in .html" in capsys.readouterr().err
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
