@@ -38,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, logsumexp
 
 from belief.core.compiler import Evidence, compile_case
+from belief.core.groups import group_logodds
 from belief.core.special import log_beta_ratio
 from belief.data.types import Case, Report, Signal
 from belief.engines.result import BeliefResult, Interval, posterior_frame
@@ -46,6 +47,8 @@ from belief.priors.config import Config
 
 __all__ = ["components", "infer_exact", "posterior_logodds"]
 
+#: Largest state matrix (states × claims) enumerated densely (int8: 256 MB).
+MAX_CELLS = 1 << 28
 _CHUNK = 1 << 16  # states per block: bounds memory at ~ _CHUNK * n_sources floats
 
 
@@ -112,8 +115,9 @@ def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
     conf, deny = counts[0], counts[1]
     a_se, b_se, a_sp, b_sp = (x[srcs] for x in (ev.a_se, ev.b_se, ev.a_sp, ev.b_sp))
     log_joint = np.empty(len(states))
-    for start in range(0, len(states), _CHUNK):
-        t = states[start : start + _CHUNK].astype(float)
+    chunk = max(1, min(_CHUNK, (1 << 22) // max(len(claims), 1)))  # float block <= 32 MB
+    for start in range(0, len(states), chunk):
+        t = states[start : start + chunk].astype(float)
         n_ct, n_dt = t @ conf.T, t @ deny.T
         n_cf, n_df = conf.sum(1) - n_ct, deny.sum(1) - n_dt
         # Beta-Binomial marginal likelihood in log space, stable for huge counts and priors
@@ -126,13 +130,62 @@ def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
     return out
 
 
+def _one_group(ev: Evidence, claims: list[int]) -> list[int] | None:
+    """The group, when the component is exactly one group of competing claims, else None."""
+    blocks = _blocks(claims, ev.groups)
+    return blocks[0] if len(blocks) == 1 and len(blocks[0]) > 1 else None
+
+
+def _enumerate_group(ev: Evidence, claims: list[int]) -> np.ndarray:
+    """Exact log-odds of a component that is one group: its states are one-hot (or none true).
+
+    Linear in the component's (claim, source) cells, whatever the group's size: with every
+    claim false, source *s* scores ``B0_s = lbr(spec; denies, confirms)``; making claim *j* the
+    true one changes it by ``lbr(sens; x_sj, y_sj) + lbr(spec; Y_s - y_sj, X_s - x_sj) - B0_s``
+    for the sources that reported on *j* only. The group marginal then follows from
+    :func:`belief.core.groups.group_logodds`.
+    """
+    mask = np.isin(ev.r_claim, claims)
+    pos = np.searchsorted(np.sort(claims), ev.r_claim[mask])
+    order = np.argsort(claims)
+    n_src = len(ev.source_ids)
+    key = pos * n_src + ev.r_source[mask]
+    cells, inv = np.unique(key, return_inverse=True)
+    inv = inv.reshape(-1)
+    w, conf = ev.r_weight[mask], ev.r_confirm[mask]
+    x = np.bincount(inv, w * conf, len(cells))
+    y = np.bincount(inv, w * ~conf, len(cells))
+    c_pos, s = cells // n_src, cells % n_src
+    big_x = np.bincount(s, x, n_src)[s]
+    big_y = np.bincount(s, y, n_src)[s]
+    a_se, b_se, a_sp, b_sp = ev.a_se[s], ev.b_se[s], ev.a_sp[s], ev.b_sp[s]
+    delta = (
+        log_beta_ratio(a_se, b_se, x, y)
+        + log_beta_ratio(a_sp, b_sp, big_y - y, big_x - x)
+        - log_beta_ratio(a_sp, b_sp, big_y, big_x)
+    )
+    g_sorted = np.bincount(c_pos, delta, len(claims))
+    g = np.empty(len(claims))
+    g[order] = g_sorted
+    g += ev.prior_logodds[claims]
+    return group_logodds(g, [list(range(len(claims)))])
+
+
 def posterior_logodds(ev: Evidence, config: Config) -> tuple[np.ndarray, set[int]]:
-    """Posterior log-odds of every claim in ``ev`` and the set of approximated claim indices."""
+    """Posterior log-odds of every claim in ``ev`` and the set of approximated claim indices.
+
+    A component that is one group is computed exactly in linear time and memory; other
+    components are enumerated while they have at most ``2**max_enumeration`` states and their
+    state matrix stays under :data:`MAX_CELLS` entries (memory), else approximated.
+    """
     out = np.empty(len(ev.claim_ids))
     large: list[list[int]] = []
     limit = 2**config.max_enumeration
     for comp in components(ev):
-        if n_states(comp, ev.groups) <= limit:
+        states = n_states(comp, ev.groups)
+        if _one_group(ev, comp) is not None:
+            out[comp] = _enumerate_group(ev, comp)
+        elif states <= limit and states * len(comp) <= MAX_CELLS:
             out[comp] = _enumerate(ev, comp)
         else:
             large.append(comp)
