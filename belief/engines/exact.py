@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from itertools import product
 
 import numpy as np
@@ -171,17 +172,24 @@ def _enumerate_group(ev: Evidence, claims: list[int]) -> np.ndarray:
     return group_logodds(g, [list(range(len(claims)))])
 
 
-def posterior_logodds(ev: Evidence, config: Config) -> tuple[np.ndarray, set[int]]:
+def posterior_logodds(
+    ev: Evidence,
+    config: Config,
+    init: np.ndarray | None = None,
+    only: set[int] | None = None,
+) -> tuple[np.ndarray, set[int]]:
     """Posterior log-odds of every claim in ``ev`` and the set of approximated claim indices.
 
     A component that is one group is computed exactly in linear time and memory; other
     components are enumerated while they have at most ``2**max_enumeration`` states and their
     state matrix stays under :data:`MAX_CELLS` entries (memory), else approximated.
     """
-    out = np.empty(len(ev.claim_ids))
+    out = ev.prior_logodds.copy()  # claims left out by ``only`` keep their prior
     large: list[list[int]] = []
     limit = 2**config.max_enumeration
     for comp in components(ev):
+        if only is not None and not only.intersection(comp):
+            continue
         states = n_states(comp, ev.groups)
         if _one_group(ev, comp) is not None:
             out[comp] = _enumerate_group(ev, comp)
@@ -206,7 +214,7 @@ def posterior_logodds(ev: Evidence, config: Config) -> tuple[np.ndarray, set[int
             stacklevel=3,
         )
         idx = np.array(sorted(approx))
-        out[idx] = run_vb(ev, tol=1e-10)[0][idx]
+        out[idx] = run_vb(ev, tol=1e-10, init=init)[0][idx]  # init: a warm start
     return out, approx
 
 
@@ -216,6 +224,8 @@ def infer_exact(
     *,
     reports: list[Report] | None = None,
     signals: list[Signal] | None = None,
+    init: pd.Series | None = None,
+    only: Sequence[str] | None = None,
 ) -> BeliefResult:
     """Posterior P(true) of every claim of ``case``, reliability integrated out exactly.
 
@@ -229,6 +239,12 @@ def infer_exact(
         Engine settings; default ``Config.from_case(case)``.
     reports, signals : list, optional
         Use only these reports / signals (for timelines and leave-one-out).
+    init : Series, optional
+        Log-odds by claim id to start the mean-field fallback from (a nearby answer, e.g. the
+        previous step of a timeline); it does not change the fixed point, only its cost.
+    only : sequence of str, optional
+        Compute only the components holding these claims (the others keep their prior log-odds
+        in the result): what a timeline or contribution of a few claims needs.
 
     Returns
     -------
@@ -249,7 +265,10 @@ def infer_exact(
     """
     config = Config.from_case(case) if config is None else config
     ev = compile_case(case, config, reports, signals)
-    lo, approx = posterior_logodds(ev, config)
+    start = None if init is None else init.reindex(ev.claim_ids).fillna(0.0).to_numpy(float)
+    index = {c: i for i, c in enumerate(ev.claim_ids)}
+    wanted = None if only is None else {index[c] for c in only}
+    lo, approx = posterior_logodds(ev, config, start, wanted)
     # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)
     post = posterior_frame(ev.claim_ids, lo, (p, p), ev.n_reports, ev.n_independent)

@@ -24,6 +24,7 @@ reports of the whole case in file order.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from scipy.special import expit
 
 from belief.data.types import Case, Report, Signal
 from belief.engines.exact import infer_exact
+from belief.exceptions import ApproximationWarning
 from belief.priors.config import Config, as_config
 
 
@@ -113,10 +115,37 @@ def _subcase(case: Case, claim_ids: Sequence[str]) -> Case:
     )
 
 
-def _logodds(case: Case, config: Config, items: Sequence[_Item]) -> pd.Series:
+def _logodds(
+    case: Case,
+    config: Config,
+    items: Sequence[_Item],
+    init: pd.Series | None = None,
+    only: Sequence[str] | None = None,
+) -> pd.Series:
     reports = [it.obj for it in items if isinstance(it.obj, Report)]
     signals = [it.obj for it in items if isinstance(it.obj, Signal)]
-    return infer_exact(case, config, reports=reports, signals=signals).log_odds
+    with warnings.catch_warnings(record=True) as caught:  # one warning per call, not per step
+        warnings.simplefilter("always", ApproximationWarning)
+        lo = infer_exact(
+            case, config, reports=reports, signals=signals, init=init, only=only
+        ).log_odds
+    if any(issubclass(w.category, ApproximationWarning) for w in caught):
+        _APPROXIMATED.add(id(case))
+    return lo
+
+
+_APPROXIMATED: set[int] = set()
+
+
+def _warn_if_approximated(case: Case, what: str) -> None:
+    if id(case) in _APPROXIMATED:
+        _APPROXIMATED.discard(id(case))
+        warnings.warn(
+            f"{what}: some steps exceed the enumeration limit (max_enumeration); their values "
+            "use the mean-field approximation",
+            ApproximationWarning,
+            stacklevel=3,
+        )
 
 
 def timeline(
@@ -164,12 +193,14 @@ def timeline(
         else:
             steps.append((it.time, [it]))
     rows, seen = [], []
+    lo: pd.Series | None = None
     for k, (t, added) in enumerate(steps):
         seen += added
-        lo = _logodds(sub, config, seen)
+        lo = _logodds(sub, config, seen, lo, claim_ids)  # warm start from the previous step
         events = "; ".join(it.label for it in added) or "prior"
         for c in claim_ids:
             rows.append((k, t, events, c, float(expit(lo[c])), float(lo[c])))
+    _warn_if_approximated(sub, "timeline")
     cols = ["step", "time", "events", "claim_id", "p_true", "log_odds"]
     df = pd.DataFrame(rows, columns=cols)
     df["time"] = pd.to_datetime(df["time"])
@@ -201,12 +232,18 @@ def contributions(
     config = as_config(config, case)
     sub = _subcase(case, [claim_id])
     items = _items(case, sub)
-    path = [float(_logodds(sub, config, items[:k])[claim_id]) for k in range(len(items) + 1)]
+    path: list[float] = []
+    lo: pd.Series | None = None
+    for k in range(len(items) + 1):  # warm starts: each prefix from the one before
+        lo = _logodds(sub, config, items[:k], lo, [claim_id])
+        path.append(float(lo[claim_id]))
+    final = lo
     full = path[-1]
-    loo = [
-        full - float(_logodds(sub, config, items[:k] + items[k + 1 :])[claim_id])
+    loo = [  # warm starts from the full posterior, one item away
+        full - float(_logodds(sub, config, items[:k] + items[k + 1 :], final, [claim_id])[claim_id])
         for k in range(len(items))
     ]
+    _warn_if_approximated(sub, "contributions")
     df = pd.DataFrame(
         {
             "item_id": [it.item_id for it in items],
