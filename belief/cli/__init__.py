@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from belief.data.io import read_case, read_tables, write_csv
+from belief.data.io import load_mapping, read_case, read_tables, write_csv
 from belief.data.types import POSTERIOR_COLUMNS, Case
 from belief.engines import METHODS, posterior
 from belief.exceptions import BeliefError, BeliefWarning, ValidationError
@@ -64,7 +64,7 @@ def _read_settings(path: str | None) -> dict:
 
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
+            data = load_mapping(f.name) or {}
     except OSError as e:
         raise ValidationError(f"{path}: cannot read config file ({e.strerror})") from None
     except yaml.YAMLError as e:

@@ -2,7 +2,9 @@
 
 All readers validate through :mod:`belief.data.validation`; all writers produce files the readers
 accept, so ``read_case(write_case(case, path))`` gives back an equal case. Writers never leave a
-partial file behind: they write to a temporary file next to the target and rename it.
+partial file behind: they write to a temporary file next to the target and rename it (links are
+followed; devices, FIFOs and hard-linked files are written in place). YAML and JSON are read
+with bounded size and depth and without duplicate keys (see :func:`load_mapping`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,8 @@ import csv
 import json
 import math
 import os
-import uuid
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +23,10 @@ from typing import Any, TypeAlias
 import pandas as pd
 import yaml
 
+from belief.data._columns import check_unique, warn_near_misses
+from belief.data._output import atomic_path, escape_formulas
+from belief.data._output import escape_formula as escape_formula  # public: CSV formula escaping
+from belief.data._safe_yaml import load_text
 from belief.data.types import (
     CLAIM_COLUMNS,
     REPORT_COLUMNS,
@@ -45,43 +49,50 @@ _TABLES = ("claims", "sources", "reports", "signals")
 _CASE_KEYS = ("name", "description", "config", *_TABLES)
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success."""
-    target = Path(path)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:12]}.tmp"
-    # os.open with mode 0o666 honours the umask (mkstemp would leave the output at 0600)
-    os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+def _read_text(path: Path, what: str) -> str:
     try:
-        yield Path(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        return path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ValidationError(f"{path}: cannot read {what} ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ValidationError(f"{path}: cannot read {what} (not UTF-8 text: {e.reason})") from None
+
+
+def _kind(path: Path) -> str:
+    return "JSON" if path.suffix.lower() == ".json" else "YAML"
 
 
 def _load_mapping(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ValidationError(f"{path}: cannot read case file ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise ValidationError(
-            f"{path}: cannot read case file (not UTF-8 text: {e.reason})"
-        ) from None
-    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
-    try:
-        data = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
-    except json.JSONDecodeError as e:
-        raise ValidationError(f"{path}: not valid JSON: {e}") from None
-    except yaml.YAMLError as e:
-        # PyYAML's own message spans several lines; keep the error to one line
-        mark = getattr(e, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or " ".join(str(e).split())
-        raise ValidationError(f"{path}: not valid YAML: {problem}{at}") from None
+    data = load_text(_read_text(path, "case file"), str(path), kind=_kind(path), case_records=True)
     if not isinstance(data, dict):
         raise ValidationError(f"{path}: expected a mapping with keys {', '.join(_CASE_KEYS)}")
+    return data
+
+
+def load_mapping(path: str | os.PathLike[str], what: str = "config file") -> dict[str, Any]:
+    """Read a YAML or JSON file (JSON by the ``.json`` suffix) holding a mapping, safely.
+
+    Safe beyond ``yaml.safe_load``: duplicate keys are errors; a YAML file may not expand
+    through aliases to more than 1,000,000 nodes or 10,000,000 characters of text (unless it
+    spells them out), and no file may nest lists and mappings deeper than 100 levels; a plain
+    scalar is a number, boolean or null only where YAML 1.1 and the YAML 1.2 core schema agree
+    (``no``, ``12:30`` and ``1e3`` stay text, ``017`` is 17). An empty file gives ``{}``. This
+    is how the command line reads ``--config`` files.
+
+    Raises
+    ------
+    ValidationError
+        Naming the file: it cannot be read, is not valid YAML/JSON, breaks a limit above, or
+        holds something other than a mapping. ``what`` names the file in messages.
+    """
+    p = Path(path)
+    data = load_text(_read_text(p, what), str(p), kind=_kind(p))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValidationError(
+            f"{p}: expected a mapping (key: value lines) but got a {type(data).__name__}"
+        )
     return data
 
 
@@ -107,6 +118,7 @@ def case_from_records(
     'confirm'
     """
     origins = {t: Origin(label, t, csv=csv) for t in _TABLES}
+    warn_near_misses(data, _CASE_KEYS, lambda k: f"{label}, top-level key {k!r}", "key")
     has_claims = bool(data.get("claims"))
     config = data.get("config") or {}
     if not isinstance(config, dict):
@@ -173,6 +185,10 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
                 f"{label}, row {_long_row(table)}: more fields than the header has columns "
                 "(an unquoted comma?)"
             ) from None
+    if isinstance(table, pd.DataFrame):
+        check_unique(list(df.columns), label)
+    else:
+        check_unique(_header(table), f"{label}, row 1")
     rows = tuple(range(2, len(df) + 2))  # spreadsheet rows: the header is row 1
     if not isinstance(table, pd.DataFrame):
         # blank lines keep their spreadsheet row number but carry no record
@@ -180,6 +196,12 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
         df, rows = df.loc[~blank], tuple(r for r, b in zip(rows, blank) if not b)
     df = df.astype(object).where(pd.notna(df), None)
     return df.to_dict(orient="records"), Origin(label, name, csv=True, rows=rows)
+
+
+def _header(path: str | os.PathLike[str]) -> list[str]:
+    """The CSV header as written (pandas renames a repeated column ``x`` to ``x.1``)."""
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return next(csv.reader(f), [])
 
 
 def _long_row(path: str | os.PathLike[str]) -> int:
@@ -313,7 +335,10 @@ def write_case(case: Case, path: str | os.PathLike[str]) -> Path:
 
 
 def write_tables(case: Case, directory: str | os.PathLike[str]) -> dict[str, Path]:
-    """Write the four contract tables as ``<table>.csv`` files into ``directory``."""
+    """Write the four contract tables as ``<table>.csv`` files into ``directory``.
+
+    Written with :func:`write_csv`, so text a spreadsheet would run as a formula is escaped.
+    """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     out = {}
@@ -323,8 +348,15 @@ def write_tables(case: Case, directory: str | os.PathLike[str]) -> dict[str, Pat
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a DataFrame to CSV atomically (no partial file on failure)."""
+    """Write a DataFrame to CSV atomically (no partial file on failure).
+
+    Text that a spreadsheet would run as a formula is escaped the OWASP way: a cell or column
+    name starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    ``'`` (so an id ``=HYPERLINK(...)`` is written ``'=HYPERLINK(...)``). Plain numbers such as
+    ``-1`` or ``+0.5`` are not escaped, nor is any other value: such files read back unchanged.
+    Readers do not remove the quote, so an escaped value reads back with it.
+    """
     p = Path(path)
     with atomic_path(p) as tmp:
-        df.to_csv(tmp, index=False)
+        escape_formulas(df).to_csv(tmp, index=False)
     return p

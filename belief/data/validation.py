@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from belief.data._columns import did_you_mean, warn_near_misses
 from belief.data.types import (
     ADMIRALTY_GRADES,
     CLAIM_COLUMNS,
@@ -121,8 +122,23 @@ def parse_time(value: Any, where: str) -> datetime | None:
     return t
 
 
+def _ident(value: Any, where: str) -> str | None:
+    """An id (or other name: group, favors, side, kind): one piece of text, or ``None``."""
+    if isinstance(value, Iterable) and not isinstance(value, str):
+        kind = "mapping" if isinstance(value, Mapping) else type(value).__name__
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise ValidationError(f"{where}: expected a single text value but got a {kind}: {shown}")
+    text = _text(value)
+    if text is not None and ("\0" in text or any("\ud800" <= c <= "\udfff" for c in text)):
+        raise ValidationError(
+            f"{where}: expected text without NUL bytes or unpaired surrogates but got {text!r}"
+        )
+    return text
+
+
 def _require(record: Mapping[str, Any], column: str, where: str) -> str:
-    value = _text(record.get(column))
+    value = _ident(record.get(column), where)
     if value is None:
         raise ValidationError(f"{where}: required value missing")
     return value
@@ -133,14 +149,24 @@ def _extra(record: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any]:
 
 
 def _check_columns(
-    records: Sequence[Mapping[str, Any]], required: Iterable[str], o: Origin
+    records: Sequence[Mapping[str, Any]], required: Iterable[str], known: Sequence[str], o: Origin
 ) -> None:
     if not records:
         return
-    present = set().union(*(r.keys() for r in records)) if not o.csv else set(records[0])
+    present = list(dict.fromkeys(k for r in records for k in r)) if not o.csv else list(records[0])
     for column in required:
         if column not in present:
-            raise ValidationError(f"{o.label}: required column '{column}' missing")
+            unknown = [p for p in present if p not in known]
+            raise ValidationError(
+                f"{o.label}: required column '{column}' missing{did_you_mean(column, unknown)}"
+            )
+
+    def where(name: Any) -> str:
+        if o.csv:
+            return f"{o.label}, column {name!r}"
+        return o.where(next(i for i, r in enumerate(records) if name in r), name)
+
+    warn_near_misses(present, known, where, "column" if o.csv else "field")
 
 
 def _truth(value: Any, where: str) -> bool | None:
@@ -171,7 +197,7 @@ def _unique(ids: list[str], o: Origin, column: str) -> None:
 
 def parse_claims(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Claim, ...]:
     """Validate claim records (see the data contract) and return :class:`Claim` objects."""
-    _check_columns(records, ["claim_id"], o)
+    _check_columns(records, ["claim_id"], CLAIM_COLUMNS, o)
     out = []
     for i, r in enumerate(records):
         prior = r.get("prior")
@@ -182,8 +208,8 @@ def parse_claims(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Claim
                 prior=None
                 if _missing(prior)
                 else _number(prior, o.where(i, "prior"), low=0, high=1),
-                favors=_text(r.get("favors")),
-                group=_text(r.get("group")),
+                favors=_ident(r.get("favors"), o.where(i, "favors")),
+                group=_ident(r.get("group"), o.where(i, "group")),
                 truth=_truth(r.get("truth"), o.where(i, "truth")),
                 extra=_extra(r, CLAIM_COLUMNS),
             )
@@ -205,7 +231,7 @@ def _admiralty(value: Any, where: str) -> str | None:
 
 def parse_sources(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Source, ...]:
     """Validate source records and return :class:`Source` objects."""
-    _check_columns(records, ["source_id"], o)
+    _check_columns(records, ["source_id"], SOURCE_COLUMNS, o)
     out = []
     for i, r in enumerate(records):
         probs = {
@@ -217,8 +243,8 @@ def parse_sources(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Sour
             Source(
                 source_id=_require(r, "source_id", o.where(i, "source_id")),
                 name=_text(r.get("name")) or "",
-                kind=_text(r.get("kind")),
-                side=_text(r.get("side")),
+                kind=_ident(r.get("kind"), o.where(i, "kind")),
+                side=_ident(r.get("side"), o.where(i, "side")),
                 admiralty=_admiralty(r.get("admiralty"), o.where(i, "admiralty")),
                 strength=None
                 if _missing(strength)
@@ -247,14 +273,14 @@ def _stance(value: Any, where: str) -> str:
 
 def parse_reports(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Report, ...]:
     """Validate report records and return :class:`Report` objects."""
-    _check_columns(records, ["claim_id", "source_id", "stance"], o)
+    _check_columns(records, ["claim_id", "source_id", "stance"], REPORT_COLUMNS, o)
     return tuple(
         Report(
             claim_id=_require(r, "claim_id", o.where(i, "claim_id")),
             source_id=_require(r, "source_id", o.where(i, "source_id")),
             stance=_stance(r.get("stance"), o.where(i, "stance")),  # type: ignore[arg-type]
             time=parse_time(r.get("time"), o.where(i, "time")),
-            derived_from=_text(r.get("derived_from")),
+            derived_from=_ident(r.get("derived_from"), o.where(i, "derived_from")),
             extra=_extra(r, REPORT_COLUMNS),
         )
         for i, r in enumerate(records)
@@ -298,7 +324,7 @@ def _signal(r: Mapping[str, Any], i: int, o: Origin) -> Signal:
 
 def parse_signals(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Signal, ...]:
     """Validate signal records and return :class:`Signal` objects."""
-    _check_columns(records, ["signal_id", "claim_id", "kind"], o)
+    _check_columns(records, ["signal_id", "claim_id", "kind"], SIGNAL_COLUMNS, o)
     out = tuple(_signal(r, i, o) for i, r in enumerate(records))
     _unique([s.signal_id for s in out], o, "signal_id")
     return out

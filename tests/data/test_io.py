@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import belief.data.io as bio
@@ -21,6 +21,7 @@ from belief.data.io import (
     case_from_records,
     case_to_frames,
     case_to_records,
+    escape_formula,
     read_case,
     read_tables,
     write_case,
@@ -331,6 +332,16 @@ def test_random_case_frames_round_trip(recs):
 @ROUND_TRIP
 @given(recs=random_case_records())
 def test_random_case_csv_round_trip(tmp_path, recs):
+    # text a spreadsheet would run as a formula is escaped on CSV output (by design)
+    assume(
+        all(
+            escape_formula(v.strip()) == v.strip()
+            for t in TABLES
+            for r in recs[t]
+            for v in r.values()
+            if isinstance(v, str)
+        )
+    )
     case = _build(recs)
     paths = write_tables(case, tmp_path / "tables")
     assert_same_tables(_read_quiet(lambda: read_tables(**paths)), case)
