@@ -276,8 +276,9 @@ def plugin_posterior(
 
     Reliabilities are fixed at their calibrated means (a seen source's posterior mean, else its
     own prior if it has one, else its kind's mean), with the calibrated side-alignment effect,
-    base rate and signal effects. Unlike :func:`belief.engines.exact.infer` it does not integrate
-    over reliability uncertainty, but it uses ``side``/``favors``. Truths in ``case`` are ignored.
+    base rate and signal effects. Unlike :func:`belief.engines.exact.infer_exact` it does not
+    integrate over reliability uncertainty, but it uses ``side``/``favors``. Truths in ``case``
+    are ignored.
 
     Examples
     --------

@@ -64,7 +64,7 @@ def group_terms(g: np.ndarray, groups: list[list[int]]) -> tuple[np.ndarray, ...
 def group_logodds(g: np.ndarray, groups: list[list[int]]) -> np.ndarray:
     """Marginal log-odds of claims under an at-most-one-true constraint per group.
 
-    For member *j*: ``g_j - log(1 + sum_{k != j} exp(g_k))`` (:func:`_group_terms`): finite for
+    For member *j*: ``g_j - log(1 + sum_{k != j} exp(g_k))`` (:func:`group_terms`): finite for
     any finite ``g``, however large, in time and memory linear in the group's size.
     """
     out = g.copy()

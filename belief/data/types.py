@@ -151,7 +151,7 @@ class Case:
     Build one with :func:`belief.read_case`, :func:`belief.read_tables` or
     :func:`belief.case_from_frames`, which validate; the constructor itself trusts its input.
     ``config`` carries engine settings stored with the case (``base_rate``, ``signal_effects``,
-    ``kind_priors``, ``copy_weight``, ...; see :class:`belief.engines.exact.Config`).
+    ``kind_priors``, ``copy_weight``, ...; see :class:`belief.Config`).
     """
 
     claims: tuple[Claim, ...]

@@ -28,8 +28,8 @@ reliabilities vary as its cavity Beta: the claim's log-odds is then a sum of ind
 trigamma variances, and the interval is :math:`\mathrm{expit}(m \pm z\sqrt{v})` (normal
 approximation; within a group, a first-order delta method over the members), widened if needed
 to contain ``p_true`` (which is the mean of P(true | reliabilities), not its median). Monte
-Carlo over the cavity Betas agrees to a few hundredths (``tests/test_fast.py``). It collapses
-onto ``p_true`` when the reliabilities are fixed.
+Carlo over the cavity Betas agrees to a few hundredths (``tests/engines/test_fast.py``). It
+collapses onto ``p_true`` when the reliabilities are fixed.
 
 Agreement with the exact engine (:func:`belief.engines.exact.infer_exact`): identical with fixed
 reliabilities, and where every source reports on one claim. A cell holding several reports of
@@ -38,8 +38,8 @@ its cavity Betas (:func:`belief.engines.cells.cell_llr`), so repeats are not cou
 Small coupled components (at least two claims, at most ``exact_states`` joint states) are then
 enumerated exactly (:func:`exact_small_components`): there mean-field can lock onto one mode of
 a two-mode posterior. Pure mean-field (``exact_states=0``) on random cases of 10 claims and 4
-sources reporting on 90% of them (priors of strength 4-10) has a largest |Δp| per case with
-median 0.012 and 99th percentile 0.05 over 200 cases; ``tests/test_engines.py`` holds both.
+sources reporting on 90% of them (priors of strength 4-10) has a largest \|Δp\| per case with
+median 0.012 and 99th percentile 0.05 over 200 cases; ``tests/engines/test_contract.py`` holds both.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@
 ``calibrated-bayes``      the same, calibrating with the joint model (``method="bayes"``)
 ``em``                    EM on the whole case with held-out truths hidden (transductive);
                           its plug-in posterior (uses the side-alignment effect)
-``map``/``advi``/``mcmc`` the joint PyMC model on the whole case (truths unused)
+``map/advi/mcmc``         the joint PyMC model on the whole case (truths unused)
 ========================  ==================================================================
 """
 

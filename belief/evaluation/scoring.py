@@ -172,7 +172,7 @@ def reliability_table(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) ->
 
 
 def ece(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> float:
-    """Expected calibration error: count-weighted mean |mean_predicted - observed_frequency|.
+    r"""Expected calibration error: count-weighted mean \|mean_predicted - observed_frequency\|.
 
     Uses the equal-width bins of :func:`reliability_table`; empty bins carry no weight.
 

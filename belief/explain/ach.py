@@ -14,7 +14,7 @@ log-likelihood of the item under the hypothesis, in nats:
   (:func:`belief.core.compiler.effective_reports`): a copy with weight 0 scores 0 everywhere. A
   neutral report scores 0 everywhere;
 * a signal on claim *c* with log-odds shift :math:`\delta`
-(:func:`belief.core.compiler.signal_logodds`)
+  (:func:`belief.core.compiler.signal_logodds`)
   scores :math:`\delta` under *h = c* and 0 elsewhere: its log-likelihood ratio, taking
   :math:`P(\text{signal} \mid T_c = 0)` as the unit.
 

@@ -16,7 +16,7 @@ assumptions: base rate, priors and where each came from, kind defaults, which re
 treated as copies, and the effect of each signal. Timelines, contributions and ACH use the exact
 engine whatever ``method`` computes the claims table. Every file is written atomically.
 
-This module assembles the content (:func:`build_report`, a list of :class:`Block`) and writes
+This module assembles the content (:func:`build_report`, a list of ``Block``) and writes
 it; ``belief.report._render`` renders the blocks as HTML or Markdown.
 """
 
@@ -266,7 +266,7 @@ def build_report(
     config: Config | None = None,
     posterior: pd.DataFrame | None = None,
 ) -> list:
-    """The report's content as a list of :class:`Block` (headings, text, tables, PNG figures).
+    """The report's content as a list of ``Block`` (headings, text, tables, PNG figures).
 
     ``posterior`` is the claims table when the caller has already computed it with ``method``
     (the command line has), so that the engine does not run twice.

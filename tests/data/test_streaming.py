@@ -197,6 +197,7 @@ def test_unknown_sources_warn_like_read_tables(tmp_path):
         read_tables(None, paths["sources"], paths["reports"])
     with pytest.warns(ValidationWarning) as got:
         read_evidence(paths["reports"], None, paths["sources"])
+
     def unknown(caught):
         return [str(w.message) for w in caught if "not in the sources table" in str(w.message)]
 
