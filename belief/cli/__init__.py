@@ -7,17 +7,23 @@ and writes output files atomically (no half-written file on failure).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
 from belief.data.io import load_mapping, read_case, read_tables, write_csv
 from belief.data.types import POSTERIOR_COLUMNS, Case
 from belief.engines import METHODS, posterior
-from belief.exceptions import BeliefError, BeliefWarning, ValidationError
+from belief.exceptions import (
+    BeliefError,
+    BeliefWarning,
+    EnumerationLimitError,
+    ValidationError,
+)
 from belief.priors.config import Config
 
 
@@ -183,6 +189,17 @@ def _fmt_contributions(case: Case, claim_id: str) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _named(origin: str | None) -> Iterator[None]:
+    """Name the file whose ``on_large: error`` setting refused a component (a case or --config)."""
+    try:
+        yield
+    except EnumerationLimitError as e:
+        if origin is None:
+            raise
+        raise EnumerationLimitError(f"{origin}: config on_large is 'error': {e}") from None
+
+
 def cmd_run(args: argparse.Namespace) -> None:
     """``belief run CASE``: the analyst's view of one case file."""
     _check_flags(args)
@@ -198,12 +215,18 @@ def cmd_run(args: argparse.Namespace) -> None:
         case = case.replace(config=merge_settings(case.config, settings))
     if not case.claims:
         raise ValidationError(f"{args.case}: the case has no claims (and no reports to infer them)")
+    with _named(args.config if "on_large" in settings else args.case):
+        _show(args, case)
+
+
+def _show(args: argparse.Namespace, case: Case) -> None:
+    """``belief run``'s output: table, timeline, contributions; posterior.csv and report."""
     post = _posterior(case, args.method, None, args)
     focus = args.claim or case.meta.get("focus_claim") or case.claims[0].claim_id
-    if focus not in case.claim_ids:
-        raise ValidationError(
-            f"--claim: unknown claim {focus!r}; known: {', '.join(case.claim_ids)}"
-        )
+    if not isinstance(focus, str) or focus not in case.claim_ids:
+        where = "--claim" if args.claim else f"{args.case}, top-level key 'focus_claim'"
+        known = ", ".join(case.claim_ids[:10]) + (", ..." if len(case.claims) > 10 else "")
+        raise ValidationError(f"{where}: unknown claim {focus!r}; known: {known}")
     print(
         f"Case {case.name or args.case}: {len(case.claims)} claims, {len(case.reports)} reports, "
         f"{len(case.signals)} signals (method: {args.method})\n"
@@ -225,10 +248,12 @@ def cmd_infer(args: argparse.Namespace) -> None:
     _check_flags(args)
     settings = _read_settings(args.config)
     if args.method == "fast":
-        post = _posterior_large(args, settings)
+        with _named(args.config):
+            post = _posterior_large(args, settings)
     else:
         case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
-        post = _posterior(case, args.method, args.priors, args)
+        with _named(args.config):
+            post = _posterior(case, args.method, args.priors, args)
     write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
 
@@ -338,7 +363,7 @@ def _one_line(message: str) -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"belief: warning: {message}", file=sys.stderr)
+    print(f"belief: warning: {_one_line(str(message))}", file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,11 +9,9 @@ with bounded size and depth and without duplicate keys (see :func:`load_mapping`
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import date, datetime
@@ -24,9 +22,11 @@ import pandas as pd
 import yaml
 
 from belief.data._columns import check_unique, warn_near_misses
+from belief.data._csv import csv_chunks
 from belief.data._output import atomic_path, escape_formulas
 from belief.data._output import escape_formula as escape_formula  # public: CSV formula escaping
 from belief.data._safe_yaml import load_text
+from belief.data._text import encodable
 from belief.data.types import (
     CLAIM_COLUMNS,
     REPORT_COLUMNS,
@@ -129,8 +129,10 @@ def case_from_records(
         parse_reports(_records(data, "reports", label), origins["reports"]),
         parse_signals(_records(data, "signals", label), origins["signals"]),
         origins,
-        name=str(data.get("name") or ""),
-        description=str(data.get("description") or ""),
+        name=encodable(str(data.get("name") or ""), f"{label}, top-level key 'name'"),
+        description=encodable(
+            str(data.get("description") or ""), f"{label}, top-level key 'description'"
+        ),
         config=dict(config),
         meta={k: v for k, v in data.items() if k not in _CASE_KEYS},
     )
@@ -166,50 +168,18 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
         return None
     if isinstance(table, pd.DataFrame):
         df, label = table, f"{name} DataFrame"
+        check_unique(list(df.columns), label)
+        rows = tuple(range(2, len(df) + 2))
     else:
         label = str(table)
-        try:
-            with warnings.catch_warnings():
-                # a row with more fields than the header: without index_col=False pandas would
-                # silently use the first column as the index and shift every value left
-                warnings.simplefilter("error", pd.errors.ParserWarning)
-                df = pd.read_csv(
-                    table, dtype=str, keep_default_na=False, index_col=False, skip_blank_lines=False
-                )
-        except FileNotFoundError:
-            raise ValidationError(f"{label}: file not found") from None
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-            raise ValidationError(f"{label}: cannot parse as CSV: {str(e).strip()}") from None
-        except pd.errors.ParserWarning:
-            raise ValidationError(
-                f"{label}, row {_long_row(table)}: more fields than the header has columns "
-                "(an unquoted comma?)"
-            ) from None
-    if isinstance(table, pd.DataFrame):
-        check_unique(list(df.columns), label)
-    else:
-        check_unique(_header(table), f"{label}, row 1")
-    rows = tuple(range(2, len(df) + 2))  # spreadsheet rows: the header is row 1
-    if not isinstance(table, pd.DataFrame):
+        df = next(csv_chunks(table))  # the whole file, checked as every CSV reader checks it
+        rows = tuple(range(2, len(df) + 2))  # spreadsheet rows: the header is row 1
         # blank lines keep their spreadsheet row number but carry no record
         blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
         df, rows = df.loc[~blank], tuple(r for r, b in zip(rows, blank) if not b)
+    columns = tuple(df.columns)
     df = df.astype(object).where(pd.notna(df), None)
-    return df.to_dict(orient="records"), Origin(label, name, csv=True, rows=rows)
-
-
-def _header(path: str | os.PathLike[str]) -> list[str]:
-    """The CSV header as written (pandas renames a repeated column ``x`` to ``x.1``)."""
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        return next(csv.reader(f), [])
-
-
-def _long_row(path: str | os.PathLike[str]) -> int:
-    """Spreadsheet row number of the first CSV record longer than the header."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = csv.reader(f)
-        width = len(next(rows, []))
-        return next((i for i, row in enumerate(rows, start=2) if len(row) > width), 2)
+    return df.to_dict(orient="records"), Origin(label, name, csv=True, rows=rows, columns=columns)
 
 
 def read_tables(

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from belief.data._columns import did_you_mean, warn_near_misses
+from belief.data._csv import csv_chunks, header
+from belief.data._text import encodable, ident
 from belief.data.arrays import NO_TIME, ReportArrays, time_code
-from belief.data.types import Report
+from belief.data.types import REPORT_COLUMNS, Report
 from belief.data.validation import (
     STANCE_ALIASES,
     Origin,
@@ -44,6 +48,7 @@ __all__ = [
 ]
 
 _REQUIRED = ("claim_id", "source_id", "stance")
+_IDS = ("claim_id", "source_id", "derived_from")
 _CODES = {"confirm": 1, "deny": -1, "neutral": 0}
 _STANCE_CODE = {k: _CODES[v] for k, v in STANCE_ALIASES.items()}
 PathLike = str | os.PathLike[str]
@@ -53,16 +58,43 @@ def _where(label: str, row: int, column: str) -> str:
     return f"{label}, row {row}, column '{column}'"
 
 
-def _text_column(df: pd.DataFrame, column: str) -> pd.Series:
-    """Stripped text of ``column`` ('' where missing), for frames read as text or not."""
+def _text_column(df: pd.DataFrame, column: str, label: str, rows: np.ndarray) -> pd.Series:
+    """Stripped text of ``column`` ('' where missing), for frames read as text or not.
+
+    An id (``claim_id``, ``source_id``, ``derived_from``) may hold no NUL byte and no lone
+    surrogate, as in the row-level reader (only a DataFrame can hold a surrogate: no UTF-8 file
+    can).
+    """
     if column not in df.columns:
         return pd.Series("", index=df.index, dtype=object)
-    col = df[column]
-    return col.where(col.notna(), "").astype(str).str.strip()
+    col = df[column].where(df[column].notna(), "")
+    try:
+        text = col.astype(str).str.strip()
+    except UnicodeEncodeError:  # pandas' Arrow-backed text cannot hold a lone surrogate
+        i = next(k for k, v in enumerate(col) if any("\ud800" <= c <= "\udfff" for c in str(v)))
+        encodable(str(col.iloc[i]), _where(label, int(rows[i]), column))  # raises
+        raise
+    bad = text.str.contains("\0", regex=False).to_numpy(dtype=bool)
+    if column in _IDS and bad.any():
+        i = _first_bad(bad)
+        ident(text.iloc[i], _where(label, int(rows[i]), column))  # raises
+    return text
 
 
 def _first_bad(mask: np.ndarray) -> int:
     return int(np.flatnonzero(mask)[0])
+
+
+#: Times that pandas and :func:`~belief.data.validation.parse_time` read alike (a date, then
+#: optionally hours, minutes, seconds, a fraction and a UTC offset). pandas also reads ``2017``,
+#: ``2017-12``, ``now`` and ``today``, which parse_time refuses: every other value is left to
+#: parse_time, so both readers accept and refuse the same times.
+_PLAIN_TIME = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}(?::[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,6})?)?)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})?)?"
+)
+
+_FIRST, _LAST = time_code(datetime.min), time_code(datetime.max)
 
 
 def _times(raw: pd.Series, label: str, rows: np.ndarray) -> np.ndarray:
@@ -71,15 +103,27 @@ def _times(raw: pd.Series, label: str, rows: np.ndarray) -> np.ndarray:
     out = np.full(len(raw), NO_TIME, dtype=np.int64)
     if not present.any():
         return out
-    parsed = pd.to_datetime(raw[present], format="ISO8601", utc=True, errors="coerce")
-    ns = parsed.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64)
+    text = raw[present]
+    parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
+    us = parsed.dt.tz_localize(None).to_numpy("datetime64[us]").view(np.int64).copy()
+    plain = text.str.fullmatch(_PLAIN_TIME).to_numpy(dtype=bool)
+    us[~plain | (us < _FIRST) | (us > _LAST)] = NO_TIME  # UTC beyond years 1-9999 included
     idx = np.flatnonzero(present)
-    for k in np.flatnonzero(ns == NO_TIME):  # pandas refused: the row-level parser decides
+    for k in np.flatnonzero(us == NO_TIME):  # not plain, or pandas refused: parse_time decides
         i = idx[k]
         t = parse_time(raw.iloc[i], _where(label, int(rows[i]), "time"))
-        ns[k] = time_code(t)
-    out[idx] = ns
+        us[k] = time_code(t)
+    out[idx] = us
     return out
+
+
+def _check_header(columns: list, label: str) -> None:
+    for column in _REQUIRED:
+        if column not in columns:
+            unknown = [c for c in columns if c not in REPORT_COLUMNS]
+            raise ValidationError(
+                f"{label}: required column '{column}' missing{did_you_mean(column, unknown)}"
+            )
 
 
 def normalize_chunk(df: pd.DataFrame, label: str, first_row: int = 2) -> pd.DataFrame:
@@ -117,31 +161,33 @@ def normalize_chunk(df: pd.DataFrame, label: str, first_row: int = 2) -> pd.Data
     ...
     belief.exceptions.ValidationError: reports.csv, row 7, column 'stance': invalid stance ...
     """
-    for column in _REQUIRED:
-        if column not in df.columns:
-            raise ValidationError(f"{label}: required column '{column}' missing")
+    _check_header(list(df.columns), label)
     rows = first_row + np.arange(len(df), dtype=np.int64)
     # blank lines keep their spreadsheet row number but carry no report
-    blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    try:
+        blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
+    except UnicodeEncodeError:  # a lone surrogate in a DataFrame: Arrow text cannot hold it
+        blank = df.apply(lambda col: col.map(lambda v: str(v).strip() == "")).all(axis=1)
+        blank = blank.to_numpy(dtype=bool)
     if blank.any():
         df, rows = df.loc[~blank], rows[~blank]
     out = {}
     for column in ("claim_id", "source_id"):
-        values = _text_column(df, column)
+        values = _text_column(df, column, label, rows)
         empty = (values == "").to_numpy()
         if empty.any():
             i = _first_bad(empty)
             raise ValidationError(f"{_where(label, int(rows[i]), column)}: required value missing")
         out[column] = values.to_numpy(dtype=object)
-    stance_text = _text_column(df, "stance")
+    stance_text = _text_column(df, "stance", label, rows)
     code = stance_text.str.lower().map(_STANCE_CODE)
     if code.isna().any():
         i = _first_bad(code.isna().to_numpy())
         _stance(stance_text.iloc[i], _where(label, int(rows[i]), "stance"))  # raises
-    derived = _text_column(df, "derived_from")
+    derived = _text_column(df, "derived_from", label, rows)
     out["derived_from"] = derived.where(derived != "", None).to_numpy(dtype=object)
     out["stance"] = code.to_numpy(dtype=np.int8)
-    out["time"] = _times(_text_column(df, "time"), label, rows)
+    out["time"] = _times(_text_column(df, "time", label, rows), label, rows)
     out["row"] = rows
     return pd.DataFrame(out)
 
@@ -156,19 +202,14 @@ def iter_report_chunks(
                 reports.iloc[start : start + chunksize], "reports DataFrame", start + 2
             )
         return
-    label = str(reports)
-    try:
-        reader = pd.read_csv(
-            reports, dtype=str, keep_default_na=False, chunksize=chunksize, skip_blank_lines=False
-        )
-        first = 2
-        for df in reader:
-            yield normalize_chunk(df, label, first)
-            first += len(df)
-    except FileNotFoundError:
-        raise ValidationError(f"{label}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise ValidationError(f"{label}: cannot parse as CSV: {e}") from None
+    label, first = str(reports), 2
+    for df in csv_chunks(reports, chunksize=chunksize):
+        if first == 2:  # the header, once: as read_tables checks it
+            columns = header(reports)
+            _check_header(columns, label)
+            warn_near_misses(columns, REPORT_COLUMNS, lambda c: f"{label}, column {c!r}")
+        yield normalize_chunk(df, label, first)
+        first += len(df)
 
 
 def empty_chunk() -> pd.DataFrame:

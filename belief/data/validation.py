@@ -15,6 +15,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from belief.data._columns import did_you_mean, warn_near_misses
+from belief.data._text import as_text as _text
+from belief.data._text import free_text
+from belief.data._text import ident as _ident
+from belief.data._text import missing as _missing
+from belief.data._text import short as _short
 from belief.data.types import (
     ADMIRALTY_GRADES,
     CLAIM_COLUMNS,
@@ -58,6 +63,7 @@ class Origin:
     table: str
     csv: bool = True
     rows: tuple[int, ...] = ()  # spreadsheet row of each record, when not simply index + 2
+    columns: tuple[Any, ...] = ()  # a table's columns (a CSV header), even without records
 
     def where(self, index: int, column: str) -> str:
         """Human location of ``column`` in 0-based record ``index``."""
@@ -67,32 +73,20 @@ class Origin:
         return f"{self.label}, {self.table} entry {index + 1}, field '{column}'"
 
 
-def _missing(value: Any) -> bool:
-    # DataFrame readers turn empty cells (NaN) into None first, so a NaN that reaches here was
-    # written by the user (YAML .nan, JSON NaN) and is rejected as a bad value, not skipped
-    if value is None:
-        return True
-    return isinstance(value, str) and value.strip() == ""
-
-
-def _text(value: Any) -> str | None:
-    if _missing(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def _number(value: Any, where: str, *, low: float, high: float, open_low: bool = True) -> float:
     try:
+        if isinstance(value, bool):  # YAML/JSON true/false: not a number (as in the config)
+            raise TypeError
         x = float(value)
     except (TypeError, ValueError):
-        raise ValidationError(f"{where}: expected a number but got {value!r}") from None
+        raise ValidationError(f"{where}: expected a number but got {_short(value)}") from None
+    except OverflowError:  # an integer beyond float range (YAML/JSON 401-digit numbers)
+        x = math.inf
     low_ok = x > low if open_low else x >= low
     if not (math.isfinite(x) and low_ok and x < high):
         bracket = "(" if open_low else "["
         raise ValidationError(
-            f"{where}: expected a number in {bracket}{low}, {high}) but got {value!r}"
+            f"{where}: expected a number in {bracket}{low}, {high}) but got {_short(value)}"
         )
     return x
 
@@ -122,21 +116,6 @@ def parse_time(value: Any, where: str) -> datetime | None:
     return t
 
 
-def _ident(value: Any, where: str) -> str | None:
-    """An id (or other name: group, favors, side, kind): one piece of text, or ``None``."""
-    if isinstance(value, Iterable) and not isinstance(value, str):
-        kind = "mapping" if isinstance(value, Mapping) else type(value).__name__
-        shown = repr(value)
-        shown = shown if len(shown) <= 60 else shown[:57] + "..."
-        raise ValidationError(f"{where}: expected a single text value but got a {kind}: {shown}")
-    text = _text(value)
-    if text is not None and ("\0" in text or any("\ud800" <= c <= "\udfff" for c in text)):
-        raise ValidationError(
-            f"{where}: expected text without NUL bytes or unpaired surrogates but got {text!r}"
-        )
-    return text
-
-
 def _require(record: Mapping[str, Any], column: str, where: str) -> str:
     value = _ident(record.get(column), where)
     if value is None:
@@ -151,9 +130,12 @@ def _extra(record: Mapping[str, Any], known: Sequence[str]) -> dict[str, Any]:
 def _check_columns(
     records: Sequence[Mapping[str, Any]], required: Iterable[str], known: Sequence[str], o: Origin
 ) -> None:
-    if not records:
-        return
-    present = list(dict.fromkeys(k for r in records for k in r)) if not o.csv else list(records[0])
+    if not records and not o.columns:
+        return  # nothing to check: a header-only CSV file still has its columns checked
+    if o.csv:
+        present = list(o.columns or records[0])
+    else:
+        present = list(dict.fromkeys(k for r in records for k in r))
     for column in required:
         if column not in present:
             unknown = [p for p in present if p not in known]
@@ -204,7 +186,7 @@ def parse_claims(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Claim
         out.append(
             Claim(
                 claim_id=_require(r, "claim_id", o.where(i, "claim_id")),
-                text=_text(r.get("text")) or "",
+                text=free_text(r.get("text"), o.where(i, "text")),
                 prior=None
                 if _missing(prior)
                 else _number(prior, o.where(i, "prior"), low=0, high=1),
@@ -242,7 +224,7 @@ def parse_sources(records: Sequence[Mapping[str, Any]], o: Origin) -> tuple[Sour
         out.append(
             Source(
                 source_id=_require(r, "source_id", o.where(i, "source_id")),
-                name=_text(r.get("name")) or "",
+                name=free_text(r.get("name"), o.where(i, "name")),
                 kind=_ident(r.get("kind"), o.where(i, "kind")),
                 side=_ident(r.get("side"), o.where(i, "side")),
                 admiralty=_admiralty(r.get("admiralty"), o.where(i, "admiralty")),
@@ -291,11 +273,11 @@ def _direction(value: Any, where: str) -> int:
     if _missing(value):
         return 1
     try:
-        d = float(value)
-    except (TypeError, ValueError):
+        d = math.nan if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError, OverflowError):
         d = math.nan
     if d not in (1.0, -1.0):
-        raise ValidationError(f"{where}: invalid direction {value!r}; expected +1 or -1")
+        raise ValidationError(f"{where}: invalid direction {_short(value)}; expected +1 or -1")
     return int(d)
 
 
@@ -317,7 +299,7 @@ def _signal(r: Mapping[str, Any], i: int, o: Origin) -> Signal:
         direction=direction,
         likelihood_ratio=lr,
         time=parse_time(r.get("time"), o.where(i, "time")),
-        text=_text(r.get("text")) or "",
+        text=free_text(r.get("text"), o.where(i, "text")),
         extra=_extra(r, SIGNAL_COLUMNS),
     )
 
