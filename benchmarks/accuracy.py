@@ -4,7 +4,7 @@ Every engine sees the same data and is scored on the same held-out claims:
 
 * simulated worlds (:func:`belief.evaluation.simulate.simulate_case`; half the claims
   resolved): K-fold cross-validation over the resolved claims
-  (:func:`belief.evaluation.scoring.cross_validate`); the Bayes oracle (the simulator's true
+  (:func:`belief.evaluation.crossval.cross_validate`); the Bayes oracle (the simulator's true
   parameters) shows the best achievable score;
 * ``book_authors``: one claim group per book, gold labels, K-fold by book;
 * ``rumoureval2017``: the given split (fit on train + dev, score the resolved test threads).
@@ -37,8 +37,8 @@ import pandas as pd
 
 from belief.data.io import read_tables
 from belief.data.types import Case
-from belief.evaluation.crossval import fit_predictor
-from belief.evaluation.scoring import accuracy, auc, brier, cross_validate, ece, log_score, macro_f1
+from belief.evaluation.crossval import cross_validate, fit_predictor
+from belief.evaluation.scoring import accuracy, auc, brier, ece, log_score, macro_f1
 from belief.evaluation.simulate import oracle_posterior, simulate_case
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

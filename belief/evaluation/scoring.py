@@ -8,8 +8,6 @@ return floats or DataFrames, never NaN. Bad input, or a metric undefined for the
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -18,7 +16,6 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, logit
 from scipy.stats import rankdata
 
-from belief.data.types import Case
 from belief.exceptions import ValidationError
 
 #: Floor on probabilities before logs: :func:`log_score` floors P(observed outcome) at ``_EPS``,
@@ -285,73 +282,6 @@ def score_all(y_true: ArrayLike, y_prob: ArrayLike, n_bins: int = 10) -> dict[st
     return out
 
 
-_METRICS = ("brier", "log_score", "ece", "accuracy", "auc", "slope", "intercept", "macro_f1")
-
-
-@dataclasses.dataclass(frozen=True)
-class CVResult:
-    """Result of :func:`cross_validate`.
-
-    ``folds``: a row per fold (``fold`` = 0, 1, ...), then ``fold == "pooled"``: the scores of
-    all held-out predictions together (not a mean of per-fold scores, which overstates AUC and
-    hides small folds); columns ``fold``, ``n`` and the :func:`score_all` metrics as nullable
-    ``Float64`` (``<NA>``, never NaN, where undefined; :func:`missing_reasons` says why).
-    ``predictions``: ``claim_id``, ``fold``, ``p_true``, ``truth`` per resolved claim.
-    """
-
-    folds: pd.DataFrame
-    predictions: pd.DataFrame
-    n_bins: int = 10
-
-    def summary(self) -> dict[str, float]:
-        """:func:`score_all` on the predictions of all folds pooled."""
-        return score_all(self.predictions["truth"], self.predictions["p_true"], self.n_bins)
-
-
-def _assign_folds(claims: list[Any], k: int, seed: int, by: str) -> dict[str, int]:
-    """Claim id -> fold; units (groups or claims) shuffled, then each put in the smallest fold."""
-    units: dict[tuple[str, str], list[str]] = {}
-    for c in claims:
-        key = ("group", c.group) if by == "group" and c.group is not None else ("claim", c.claim_id)
-        units.setdefault(key, []).append(c.claim_id)
-    if k > len(units):
-        raise ValidationError(
-            f"k={k} exceeds the {len(units)} folding units ({by}s) among {len(claims)} "
-            f"resolved claims; allowed: 2 <= k <= {len(units)}"
-        )
-    order = np.random.default_rng(seed).permutation(len(units))
-    members = sorted((list(units.values())[i] for i in order), key=len, reverse=True)  # stable
-    sizes, out = [0] * k, {}
-    for ids in members:
-        fold = int(np.argmin(sizes))
-        sizes[fold] += len(ids)
-        out.update(dict.fromkeys(ids, fold))
-    return out
-
-
-def _as_predictions(result: Any, test_ids: list[str], fold: int) -> _FloatArray:
-    if isinstance(result, pd.DataFrame) and {"claim_id", "p_true"} <= set(result.columns):
-        result = result.set_index("claim_id")["p_true"]
-    if not isinstance(result, Mapping | pd.Series):
-        raise ValidationError(
-            "fit_predict must return a mapping, Series or posterior DataFrame "
-            f"claim_id -> p_true, got {type(result).__name__}"
-        )
-    if missing := [cid for cid in test_ids if cid not in result]:
-        raise ValidationError(
-            f"fit_predict returned no p_true for {len(missing)} held-out claims in fold {fold} "
-            f"(first: {missing[0]!r})"
-        )
-    return _check_p([result[cid] for cid in test_ids], f"p_true from fit_predict (fold {fold})")
-
-
-def _fold_table(pred: pd.DataFrame, k: int, n_bins: int) -> pd.DataFrame:
-    rows = [{"fold": f, **score_all(d.truth, d.p_true, n_bins)} for f, d in pred.groupby("fold")]
-    rows.append({"fold": "pooled", **score_all(pred.truth, pred.p_true, n_bins)})
-    table = pd.DataFrame(rows, columns=["fold", "n", *_METRICS])
-    return table.astype({"fold": object, "n": int, **dict.fromkeys(_METRICS, "Float64")})
-
-
 def missing_reasons(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, str]:
     """Why a metric of :func:`score_all` is undefined on these predictions (metric -> reason).
 
@@ -372,58 +302,3 @@ def missing_reasons(y_true: ArrayLike, y_prob: ArrayLike) -> dict[str, str]:
             "outcome is missing"
         )
     return out
-
-
-def _hide(case: Case, claim_ids: list[str]) -> Case:
-    """The case with ``truth=None`` for ``claim_ids``."""
-    held = set(claim_ids)
-    claims = [dataclasses.replace(c, truth=None) if c.claim_id in held else c for c in case.claims]
-    return case.replace(claims=tuple(claims))
-
-
-def cross_validate(
-    case: Case,
-    fit_predict: Callable[[Case, list[str]], Any],
-    k: int = 5,
-    seed: int = 0,
-    by: str = "group",
-    *,
-    n_bins: int = 10,
-) -> CVResult:
-    """K-fold cross-validation over the resolved claims of a case.
-
-    Only resolved claims (``truth`` True/False) are put in folds and scored. Units (a
-    ``group`` with ``by="group"``, else a claim; ungrouped claims are their own unit) are
-    shuffled with ``seed``, then each goes to the fold with fewest claims: deterministic and
-    balanced. ``fit_predict(train_case, test_claim_ids)`` gets the case with ``truth=None`` on
-    the held-out claims and returns ``p_true`` per held-out id (extra ids ignored) as a
-    mapping, Series, or DataFrame with ``claim_id`` and ``p_true`` columns.
-
-    Examples
-    --------
-    >>> from belief.data.types import Case, Claim
-    >>> claims = tuple(Claim(f"c{i}", truth=i % 2 == 0) for i in range(6))
-    >>> res = cross_validate(Case(claims), lambda train, ids: dict.fromkeys(ids, 0.5), k=3)
-    >>> res.folds[["fold", "n", "brier"]]
-         fold  n  brier
-    0       0  2   0.25
-    1       1  2   0.25
-    2       2  2   0.25
-    3  pooled  6   0.25
-    """
-    k = int(_check_number(k, "k", 2))
-    n_bins = int(_check_number(n_bins, "n_bins", 1))
-    if by not in ("claim", "group"):
-        raise ValidationError(f"by must be one of ['claim', 'group'], got {by!r}")
-    resolved = [c for c in case.claims if c.truth is not None]
-    if not resolved:
-        raise ValidationError("case has no resolved claims (truth True/False) to cross-validate")
-    fold_of = _assign_folds(resolved, k, seed, by)
-    p_true: dict[str, float] = {}
-    for fold in range(k):
-        test_ids = [c.claim_id for c in resolved if fold_of[c.claim_id] == fold]
-        preds = _as_predictions(fit_predict(_hide(case, test_ids), test_ids), test_ids, fold)
-        p_true.update(zip(test_ids, preds, strict=True))
-    rows = [(c.claim_id, fold_of[c.claim_id], p_true[c.claim_id], c.truth) for c in resolved]
-    pred = pd.DataFrame(rows, columns=["claim_id", "fold", "p_true", "truth"])
-    return CVResult(_fold_table(pred, k, n_bins), pred, n_bins)

@@ -12,13 +12,12 @@ from scipy.special import expit, logit
 from scipy.stats import mannwhitneyu
 
 from belief.data.types import Case, Claim, Report, Source
+from belief.evaluation.crossval import CVResult, cross_validate
 from belief.evaluation.scoring import (
-    CVResult,
     accuracy,
     auc,
     brier,
     calibration_slope_intercept,
-    cross_validate,
     ece,
     log_score,
     macro_f1,
