@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from belief.data.io import load_mapping, read_case, read_tables, write_csv
+from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_csv
 from belief.data.types import POSTERIOR_COLUMNS, Case
 from belief.engines import METHODS, posterior
 from belief.exceptions import (
@@ -105,16 +105,15 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise ValidationError("--dask-scheduler: only used with --backend dask")
 
 
-def _side_config(args: argparse.Namespace, settings: dict) -> Config:
-    """Settings (and calibrated priors) for the streaming paths, from the small tables."""
-    side = read_tables(args.claims, args.sources, pd.DataFrame(columns=["claim_id", "source_id",
-                       "stance"]), args.signals, config=settings)  # fmt: skip
-    return _config(side, args.priors)
+def _side_tables(args: argparse.Namespace, settings: dict) -> tuple[Case, Config]:
+    """The small tables, read once, and their settings (with calibrated priors, if given)."""
+    side = read_side_tables(args.claims, args.sources, args.signals, config=settings)
+    return side, _config(side, args.priors)
 
 
 def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
     """``--method fast``: stream the reports, never build per-row objects."""
-    config = _side_config(args, settings)
+    side, config = _side_tables(args, settings)
     if args.backend == "dask":
         from belief.engines.dask import infer_dask
 
@@ -136,16 +135,15 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
         return infer_dask(
             args.reports,
             args.claims,
-            args.sources,
-            args.signals,
             config=config,
+            tables=side,
             client=client,
             scheduler=scheduler,
         ).posterior
     from belief.core.compiler import read_evidence
     from belief.engines.fast import infer_fast
 
-    ev = read_evidence(args.reports, args.claims, args.sources, args.signals, config=config)
+    ev = read_evidence(args.reports, args.claims, config=config, tables=side)
     return infer_fast(ev, config).posterior
 
 

@@ -62,6 +62,17 @@ __all__ = [
 _CHANNEL = {1: " [favoured side]", -1: " [opposed side]"}
 
 
+def channel_label(source_id: str, align: int) -> str:
+    """The label of a reliability channel: the source id, marked with its side alignment."""
+    return source_id + _CHANNEL.get(int(align), "")
+
+
+def align_codes(favors: np.ndarray, side: np.ndarray) -> np.ndarray:
+    """Alignment (+1, -1, 0) from the side codes of claims' favors and of sources (-1: none)."""
+    out: np.ndarray = np.where((favors < 0) | (side < 0), 0, np.where(favors == side, 1, -1))
+    return out.astype(np.int64)
+
+
 @dataclass(frozen=True)
 class Evidence:
     """A case compiled to arrays (claims and reliability channels indexed by position).
@@ -201,7 +212,8 @@ def effective_reports(case: Case, config: Config) -> list[tuple[Report, str, flo
     return [(r, ra.source_ids[int(a)], float(w)) for r, a, w in zip(case.reports, attr, weight)]
 
 
-def _codes(values: Sequence[str | None], vocab: dict[str, int]) -> np.ndarray:
+def side_codes(values: Sequence[str | None], vocab: dict[str, int]) -> np.ndarray:
+    """Integer codes of side names (``favors`` or ``side``), shared through ``vocab``; -1: none."""
     return np.array([-1 if not v else vocab.setdefault(v, len(vocab)) for v in values], np.int64)
 
 
@@ -217,13 +229,12 @@ def report_alignment(
     ``claim`` and ``attr`` are claim and source codes; ``claims`` lists the claims by code.
     """
     vocab: dict[str, int] = {}
-    favors = _codes([c.favors for c in claims], vocab)
+    favors = side_codes([c.favors for c in claims], vocab)
     table = {s.source_id: s for s in sources}
-    side = _codes([getattr(table.get(s), "side", None) for s in source_ids], vocab)
+    side = side_codes([getattr(table.get(s), "side", None) for s in source_ids], vocab)
     if not len(claim) or not len(favors):
         return np.zeros(len(claim), dtype=np.int64)
-    f, s_ = favors[claim], side[attr]
-    return np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1)).astype(np.int64)
+    return align_codes(favors[claim], side[attr])
 
 
 def compile_arrays(
@@ -288,7 +299,7 @@ def compile_arrays(
     rank[order] = np.arange(len(order))
     channel_source = [str(x) for x in labels[order]]
     channel_align = ch_align[order]
-    source_ids = [s + _CHANNEL.get(int(a), "") for s, a in zip(channel_source, channel_align)]
+    source_ids = [channel_label(s, a) for s, a in zip(channel_source, channel_align)]
     priors = source_prior_rows(channel_source, sources, config, channel_align)
     groups: dict[str, list[int]] = {}
     for i, c in enumerate(claims):
@@ -358,12 +369,15 @@ def read_evidence(
     *,
     config: Config | None = None,
     chunksize: int = 200_000,
+    tables: Case | None = None,
 ) -> Evidence:
     """Read the contract's tables into :class:`~belief.core.compiler.Evidence`, reports in chunks.
 
     Equal to ``compile_case(read_tables(claims, sources, reports, signals), config)``
     (same validation errors and unknown-source warning) without a Report object per row. The
-    small tables (claims, sources, signals) go through :func:`belief.data.io.read_tables`.
+    small tables (claims, sources, signals) go through :func:`belief.data.io.read_side_tables`,
+    unless ``tables`` gives them already read (``claims`` then only says whether a claims table
+    was given).
 
     Examples
     --------
@@ -373,10 +387,9 @@ def read_evidence(
     >>> ev.claim_ids, ev.source_ids, ev.r_confirm.tolist()
     (['c1'], ['a', 'b'], [True, False])
     """
-    from belief.data.io import read_tables
+    from belief.data.io import read_side_tables
 
-    empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
-    side = read_tables(claims, sources, empty, signals)
+    side = read_side_tables(claims, sources, signals) if tables is None else tables
     config = Config.from_case(side) if config is None else config
     arrays = read_reports(
         reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize

@@ -182,6 +182,22 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
     return df.to_dict(orient="records"), Origin(label, name, csv=True, rows=rows, columns=columns)
 
 
+def read_side_tables(
+    claims: Table = None,
+    sources: Table = None,
+    signals: Table = None,
+    *,
+    config: Mapping[str, Any] | None = None,
+) -> Case:
+    """The small tables (claims, sources, signals) as a Case without reports.
+
+    What the streaming readers and the Dask backend need besides the reports themselves; read
+    once and passed on as ``tables=`` so that no table is read (or warned about) twice.
+    """
+    empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
+    return read_tables(claims, sources, empty, signals, config=config)
+
+
 def read_tables(
     claims: Table = None,
     sources: Table = None,

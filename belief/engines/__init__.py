@@ -107,12 +107,12 @@ def infer(
     if method == "exact":
         from belief.engines.exact import infer_exact
 
-        return check_finite(infer_exact(case, cfg))
+        return infer_exact(case, cfg)  # its table refuses NaN (result.posterior_frame)
     if method == "fast":
         from belief.engines.fast import infer_fast
 
-        return check_finite(infer_fast(case, cfg, **options))
-    return check_finite(_joint(case, method, cfg, **options))
+        return infer_fast(case, cfg, **options)
+    return check_finite(_joint(case, method, cfg, **options))  # the model builds its own table
 
 
 def _joint(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from belief.core.compiler import align_codes
 from belief.core.groups import group_logodds
 from belief.data.streaming import read_normalized
 from belief.engines.cells import Block
@@ -81,9 +82,7 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
         hit = cd.copy_pos[k] == pos
         attr[hit], weight[hit] = cd.copy_attr[k[hit]], cd.copy_weight[k[hit]]
     if cd.sided:  # the channel of the claim's side, as the compiler forms it
-        f, s_ = cd.favors[claim], cd.side[attr]
-        align = np.where((f < 0) | (s_ < 0), 0, np.where(f == s_, 1, -1))
-        attr = attr * 3 + align + 1
+        attr = attr * 3 + align_codes(cd.favors[claim], cd.side[attr]) + 1
     return pd.DataFrame(
         {
             "claim": claim.astype(np.int64),

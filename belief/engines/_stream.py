@@ -17,6 +17,7 @@ from scipy.special import expit, logit
 from belief.core.compiler import (
     Evidence,
     alignment,
+    channel_label,
     report_alignment,
     signal_logodds,
     source_prior_rows,
@@ -76,7 +77,6 @@ class _Stream:
         self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
         np.add.at(self._n_reports.a, ra.claim, 1)
         self._lo.v[:] = group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
-        self._post.v[:] = self._prior.v
 
     def _new_claim(self, claim: Claim) -> int:
         if claim.claim_id in self._cindex:
@@ -186,10 +186,8 @@ class _Stream:
         return c
 
     def _labels(self) -> list[str]:
-        suffix = {1: " [favoured side]", -1: " [opposed side]"}
         return [
-            self._source_ids[s] + suffix.get(a, "")
-            for s, a in zip(self._chan_src, self._chan_align)
+            channel_label(self._source_ids[s], a) for s, a in zip(self._chan_src, self._chan_align)
         ]
 
     def _evidence(self) -> Evidence:

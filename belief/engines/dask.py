@@ -42,12 +42,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from belief.core.compiler import compile_arrays, source_prior_rows
+from belief.core.compiler import channel_label, compile_arrays, side_codes, source_prior_rows
 from belief.core.copies import resolve_copies
 from belief.core.groups import group_logodds
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
-from belief.data.types import Claim
+from belief.data.types import Case, Claim
 from belief.data.validation import warn_unknown_sources
 from belief.engines._dask_parts import (
     _claim_counts,
@@ -239,6 +239,7 @@ def infer_dask(
     level: float = 0.9,
     chunksize: int = 200_000,
     exact_states: int = 1 << 12,
+    tables: Case | None = None,
 ) -> BeliefResult:
     """:func:`belief.engines.fast.infer_fast` as map-reduce over Dask partitions (see the module
     doc).
@@ -263,6 +264,9 @@ def infer_dask(
     exact_states : int
         As in :func:`belief.engines.fast.infer_fast`: small coupled components (sources with few
         claims) are found with one extra map-reduce and enumerated exactly on the client.
+    tables : Case, optional
+        The small tables already read (:func:`belief.data.io.read_side_tables`); ``claims`` then
+        only says whether a claims table was given.
 
     Returns
     -------
@@ -281,11 +285,10 @@ def infer_dask(
     import dask
     import dask.dataframe as dd
 
-    from belief.data.io import read_tables
+    from belief.data.io import read_side_tables
 
     run, paths = _Runner(client, scheduler), _paths(reports)
-    empty = pd.DataFrame(columns=["claim_id", "source_id", "stance"])
-    side = read_tables(claims, sources, empty, signals)
+    side = read_side_tables(claims, sources, signals) if tables is None else tables
     config = as_config(config, side)
     meta = empty_chunk().assign(part=np.int64(0))
     reads = [_call(_read, p, k, chunksize) for k, p in enumerate(paths)]
@@ -303,13 +306,9 @@ def infer_dask(
     for k, g in enumerate(ev0.groups):
         block_of[g] = k
     vocab: dict[str, int] = {}
-    smeta = {s.source_id: s for s in side.sources}
-    favors = np.array([vocab.setdefault(c.favors, len(vocab)) if c.favors else -1
-                       for c in claim_objs], dtype=np.int64)  # fmt: skip
-    side_of = {s: m.side for s, m in smeta.items() if m.side}
-    sides = np.array([vocab.setdefault(side_of[s], len(vocab)) if s in side_of else -1
-                      for s in source_ids],
-                     dtype=np.int64)  # fmt: skip
+    side_of = {s.source_id: s.side for s in side.sources}
+    favors = side_codes([c.favors for c in claim_objs], vocab)
+    sides = side_codes([side_of.get(s) for s in source_ids], vocab)
     sided = bool(config.side_effect)
     copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)
     coding = _Coding(pd.Index(claim_ids), pd.Index(source_ids), block_of, copy_pos, copy_attr,
@@ -321,11 +320,9 @@ def infer_dask(
     parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
     if sided:  # one prior row per (source, alignment) slot
         slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
-        prior = source_prior_rows(
-            slot_src, side.sources, config, np.tile([-1, 0, 1], len(source_ids))
-        )
-        suffix = {0: " [opposed side]", 1: "", 2: " [favoured side]"}
-        slot_ids = [s + suffix[k % 3] for k, s in enumerate(slot_src)]
+        slot_align = np.tile([-1, 0, 1], len(source_ids))
+        prior = source_prior_rows(slot_src, side.sources, config, slot_align)
+        slot_ids = [channel_label(s, a) for s, a in zip(slot_src, slot_align)]
     else:
         prior = source_prior_rows(source_ids, side.sources, config)
         slot_ids = list(source_ids)

@@ -115,37 +115,38 @@ def _subcase(case: Case, claim_ids: Sequence[str]) -> Case:
     )
 
 
-def _logodds(
-    case: Case,
-    config: Config,
-    items: Sequence[_Item],
-    init: pd.Series | None = None,
-    only: Sequence[str] | None = None,
-) -> pd.Series:
-    reports = [it.obj for it in items if isinstance(it.obj, Report)]
-    signals = [it.obj for it in items if isinstance(it.obj, Signal)]
-    with warnings.catch_warnings(record=True) as caught:  # one warning per call, not per step
-        warnings.simplefilter("always", ApproximationWarning)
-        lo = infer_exact(
-            case, config, reports=reports, signals=signals, init=init, only=only
-        ).log_odds
-    if any(issubclass(w.category, ApproximationWarning) for w in caught):
-        _APPROXIMATED.add(id(case))
-    return lo
+class _Steps:
+    """Exact runs on subsets of one case's evidence, warning once if any was approximated."""
 
+    def __init__(self, case: Case, config: Config) -> None:
+        self.case, self.config, self.approximated = case, config, False
 
-_APPROXIMATED: set[int] = set()
+    def logodds(
+        self,
+        items: Sequence[_Item],
+        init: pd.Series | None = None,
+        only: Sequence[str] | None = None,
+    ) -> pd.Series:
+        """Log-odds given ``items`` (warm-started from ``init``; only ``only``'s components)."""
+        reports = [it.obj for it in items if isinstance(it.obj, Report)]
+        signals = [it.obj for it in items if isinstance(it.obj, Signal)]
+        # the same warnings would repeat at every step: keep them, say it once in ``warn``
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ApproximationWarning)
+            res = infer_exact(
+                self.case, self.config, reports=reports, signals=signals, init=init, only=only
+            )
+        self.approximated |= any(issubclass(w.category, ApproximationWarning) for w in caught)
+        return res.log_odds
 
-
-def _warn_if_approximated(case: Case, what: str) -> None:
-    if id(case) in _APPROXIMATED:
-        _APPROXIMATED.discard(id(case))
-        warnings.warn(
-            f"{what}: some steps exceed the enumeration limit (max_enumeration); their values "
-            "use the mean-field approximation",
-            ApproximationWarning,
-            stacklevel=3,
-        )
+    def warn(self, what: str) -> None:
+        if self.approximated:
+            warnings.warn(
+                f"{what}: some steps exceed the enumeration limit (max_enumeration); their "
+                "values use the mean-field approximation",
+                ApproximationWarning,
+                stacklevel=3,
+            )
 
 
 def timeline(
@@ -185,6 +186,7 @@ def timeline(
         claim_ids = [claim_ids]
     claim_ids = list(case.claim_ids if claim_ids is None else claim_ids)
     sub = _subcase(case, claim_ids)
+    runs = _Steps(sub, config)
     items = _items(case, sub)
     steps: list[tuple[datetime | None, list[_Item]]] = [(None, [])]
     for it in items:
@@ -196,11 +198,11 @@ def timeline(
     lo: pd.Series | None = None
     for k, (t, added) in enumerate(steps):
         seen += added
-        lo = _logodds(sub, config, seen, lo, claim_ids)  # warm start from the previous step
+        lo = runs.logodds(seen, lo, claim_ids)  # warm start from the previous step
         events = "; ".join(it.label for it in added) or "prior"
         for c in claim_ids:
             rows.append((k, t, events, c, float(expit(lo[c])), float(lo[c])))
-    _warn_if_approximated(sub, "timeline")
+    runs.warn("timeline")
     cols = ["step", "time", "events", "claim_id", "p_true", "log_odds"]
     df = pd.DataFrame(rows, columns=cols)
     df["time"] = pd.to_datetime(df["time"])
@@ -231,19 +233,20 @@ def contributions(
     """
     config = as_config(config, case)
     sub = _subcase(case, [claim_id])
+    runs = _Steps(sub, config)
     items = _items(case, sub)
     path: list[float] = []
     lo: pd.Series | None = None
     for k in range(len(items) + 1):  # warm starts: each prefix from the one before
-        lo = _logodds(sub, config, items[:k], lo, [claim_id])
+        lo = runs.logodds(items[:k], lo, [claim_id])
         path.append(float(lo[claim_id]))
     final = lo
     full = path[-1]
     loo = [  # warm starts from the full posterior, one item away
-        full - float(_logodds(sub, config, items[:k] + items[k + 1 :], final, [claim_id])[claim_id])
+        full - float(runs.logodds(items[:k] + items[k + 1 :], final, [claim_id])[claim_id])
         for k in range(len(items))
     ]
-    _warn_if_approximated(sub, "contributions")
+    runs.warn("contributions")
     df = pd.DataFrame(
         {
             "item_id": [it.item_id for it in items],

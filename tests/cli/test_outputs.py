@@ -53,3 +53,17 @@ def test_output_into_a_missing_directory_fails_first(tables, tmp_path, capsys):
     argv = ["infer", *[f"--{k}={v}" for k, v in tables.items()], "--out", str(out)]
     assert main(argv) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["memory", "dask"])
+def test_fast_path_reads_the_small_tables_once(tmp_path, capsys, backend):
+    """`--method fast` read claims.csv twice: every warning about it was printed twice."""
+    if backend == "dask":
+        pytest.importorskip("dask.dataframe")
+    claims, reports = tmp_path / "claims.csv", tmp_path / "reports.csv"
+    claims.write_text("claim_id,favours\nc1,x\n")
+    reports.write_text("claim_id,source_id,stance\nc1,s,confirm\n")
+    extra = ["--backend", "dask", "--dask-scheduler", "synchronous"] if backend == "dask" else []
+    argv = ["infer", "--claims", str(claims), "--reports", str(reports), "--method", "fast"]
+    assert main([*argv, *extra, "--out", str(tmp_path / "post.csv")]) == 0
+    assert capsys.readouterr().err.count("did you mean 'favors'") == 1
