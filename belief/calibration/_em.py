@@ -213,7 +213,10 @@ def _counts(d: _Data, q: np.ndarray) -> np.ndarray:
 
 def _theta0(d: _Data, config: Config) -> np.ndarray:
     effects = [config.signal_effects.get(k, config.default_signal_effect) for k in d.signal_kinds]
-    return np.r_[logit(config.base_rate), np.asarray(effects, dtype=float)]
+    return np.r_[
+        logit(0.5 if config.base_rate is None else config.base_rate),
+        np.asarray(effects, dtype=float),
+    ]
 
 
 def _evidence(

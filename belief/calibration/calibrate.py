@@ -44,6 +44,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from belief._version import __version__
+from belief.calibration._copies import CopyFit, fit_copy_propensity
 from belief.calibration._em import _counts, _Data, _encode, _estep, _evidence, _Params, _run_em
 from belief.calibration._hyper import _Hyper
 from belief.data.types import Case
@@ -177,7 +178,7 @@ def _priors(
         for i, sid in enumerate(d.source_ids)
     }
     return CalibratedPriors(
-        base_rate=float(expit(p.theta[0])) if d.use_base.any() else float(config.base_rate),
+        base_rate=float(expit(p.theta[0])) if d.use_base.any() else float(config.base_rate or 0.5),
         default=hyper.prior[None],
         kinds={k: hyper.prior[k] for k in hyper.kinds},
         sources=sources,
@@ -264,11 +265,59 @@ def calibrate(
             f"bayes_method: expected one of {list(BAYES_METHODS)} but got {bayes_method!r}"
         )
     em = fit_em(case, config, max_iter=max_iter, tol=tol)
+    em = _with_copying(case, em, config, max_iter, tol)
     if method == "em":
         return em.priors
     from belief.calibration._bayes import calibrate_bayes
 
     return calibrate_bayes(case, em, bayes_method, sampler_config)
+
+
+#: Learned copy propensities below this are stored as 0 (no measurable copying).
+MIN_PROPENSITY = 0.01
+
+
+def _with_copying(
+    case: Case, em: EMResult, config: Config | None, max_iter: int, tol: float
+) -> EMResult:
+    """Learn copy propensities; if any source copies, refit reliability with them, and again.
+
+    Reliability fitted with every repeat counted in full over-rates a repeater (it agrees with
+    the earlier reports, mostly right), so after the first propensity fit the EM runs again
+    with the repeat weights (:mod:`belief.core.repeats`) and the propensities are refitted.
+    """
+    fit = fit_copy_propensity(case, em.priors)
+    if max(fit.sources.values(), default=0.0) < MIN_PROPENSITY:
+        return dataclasses.replace(em, priors=_copy_priors(em.priors, fit))
+    base = Config.from_case(case) if config is None else config
+    learned = dataclasses.replace(
+        base,
+        default_copy_propensity=_floor(fit.default),
+        copy_propensity={**base.copy_propensity, **_floors(fit.kinds)},
+        source_copy_propensity={**_floors(fit.sources), **base.source_copy_propensity},
+    )
+    em = fit_em(case, learned, max_iter=max_iter, tol=tol)
+    fit = fit_copy_propensity(case, em.priors)
+    return dataclasses.replace(em, priors=_copy_priors(em.priors, fit))
+
+
+def _floor(x: float) -> float:
+    return 0.0 if x < MIN_PROPENSITY else x
+
+
+def _floors(values: Mapping[str, float]) -> dict[str, float]:
+    return {k: _floor(v) for k, v in values.items()}
+
+
+def _copy_priors(priors: CalibratedPriors, fit: CopyFit) -> CalibratedPriors:
+    prov = {**priors.provenance, "copy_iterations": fit.n_iter}
+    return dataclasses.replace(
+        priors,
+        copy_propensity=_floors(fit.sources),
+        kind_copy_propensity=_floors(fit.kinds),
+        default_copy_propensity=_floor(fit.default),
+        provenance=prov,
+    )
 
 
 def plugin_posterior(

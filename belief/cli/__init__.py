@@ -233,6 +233,13 @@ def _show(args: argparse.Namespace, case: Case) -> None:
     print(f"p_low/p_high: {post.attrs.get('interval', 'see the method')}\n")
     print(_fmt_timeline(case, focus), end="\n\n")
     print(_fmt_contributions(case, focus))
+    cfg = Config.from_case(case)
+    if cfg.default_copy_propensity or cfg.copy_propensity or cfg.source_copy_propensity:
+        from belief.explain.repeats import describe_repeats, repeat_table
+
+        lines = describe_repeats(repeat_table(case, cfg))
+        print("\nProbable unattributed repeats (p >= 0.5):")
+        print("\n".join(f"  {line}" for line in lines) or "  none")
     if args.out:
         write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
     if args.report:

@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from belief.core.copies import resolve_copies
+from belief.core.copies import copy_order, resolve_copies
+from belief.core.groups import group_logodds
+from belief.core.repeats import copy_propensity, repeat_weights
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
 from belief.data.streaming import read_reports
 from belief.data.types import Case, Claim, Report, Signal, Source
@@ -100,6 +102,10 @@ class Evidence:
     channel_align: np.ndarray | None = None
     r_align: np.ndarray | None = None
     r_copy: np.ndarray | None = None
+    r_repeat: np.ndarray | None = None
+    base_mask: np.ndarray | None = None
+    base_start: float = 0.5
+    base_prior: tuple[float, float] = (5.0, 5.0)
 
     @property
     def priors(self) -> np.ndarray:
@@ -276,10 +282,13 @@ def compile_arrays(
     if claims is not None and [c.claim_id for c in claims] != list(arrays.claim_ids):
         raise ValueError("claims must list arrays.claim_ids in the same order")
     claims = tuple(claims or ())  # no claims table: base rate for all, no groups
-    lo = np.full(n_claims, float(logit(config.base_rate)))
+    rate = 0.5 if config.base_rate is None else config.base_rate
+    lo = np.full(n_claims, float(logit(rate)))
+    base_mask = np.ones(n_claims, dtype=bool)
     if claims:
         prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
-        lo = logit(np.where(np.isnan(prior), config.base_rate, prior))
+        base_mask = np.isnan(prior)
+        lo = logit(np.where(base_mask, rate, prior))
     index = {c: i for i, c in enumerate(arrays.claim_ids)}
     for s in signals:
         lo[index[s.claim_id]] += signal_logodds(s, config)
@@ -307,6 +316,10 @@ def compile_arrays(
             groups.setdefault(c.group, []).append(i)
     r_weight = weight[keep]
     full = r_weight == 1.0
+    r_repeat = _repeats(arrays, keep, lo, groups, priors[rank[inv]], sources, config)
+    if r_repeat.any():  # unattributed repeats count with their independent share
+        r_weight = r_weight * (1.0 - r_repeat)
+        full &= r_repeat < 0.5  # probably independent
     return Evidence(
         claim_ids=list(arrays.claim_ids),
         source_ids=source_ids,
@@ -326,7 +339,29 @@ def compile_arrays(
         channel_align=channel_align,
         r_align=r_align,
         r_copy=~full,
+        r_repeat=r_repeat,
+        base_mask=base_mask if config.base_rate is None else None,
+        base_start=rate,
+        base_prior=config.base_rate_prior,
     )
+
+
+def _repeats(
+    arrays: ReportArrays, keep: np.ndarray, lo: np.ndarray, groups: Mapping[str, list[int]],
+    rows: np.ndarray, sources: Sequence[Source], config: Config,
+) -> np.ndarray:  # fmt: skip
+    """Repeat probability of each kept report (:mod:`belief.core.repeats`)."""
+    pi = copy_propensity(arrays.source_ids, sources, config)[arrays.source[keep]]
+    if not (pi > 0).any():
+        return np.zeros(int(keep.sum()))
+    n = len(arrays.claim)
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort(copy_order(arrays, np.arange(n)))] = np.arange(n)
+    p_true = expit(group_logodds(lo, [g for g in groups.values() if len(g) > 1]))
+    return repeat_weights(
+        arrays.claim[keep], arrays.source[keep], arrays.stance[keep] > 0, rank[keep],
+        arrays.derived[keep] < 0, pi, p_true, rows,
+    )  # fmt: skip
 
 
 def compile_case(

@@ -17,7 +17,9 @@ from scipy.special import expit
 
 from belief.core.compiler import align_codes
 from belief.core.groups import group_logodds
-from belief.data.streaming import read_normalized
+from belief.core.repeats import repeat_weights
+from belief.data.arrays import STANCE_RANK
+from belief.data.streaming import read_partition
 from belief.engines.cells import Block
 from belief.engines.fast import interval_moments, sweep
 
@@ -26,7 +28,7 @@ _ROWS = 1 << 40  # rows per file, for positions
 
 def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
     """One file as one validated partition (normalized columns plus ``part``)."""
-    return read_normalized(path, chunksize=chunksize).assign(part=np.int64(part))
+    return read_partition(path, chunksize=chunksize).assign(part=np.int64(part))
 
 
 def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
@@ -75,6 +77,7 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
         label = cd.labels[int(df["part"].iloc[i])]
         raise unknown_claim_error(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], cd.claims)
     attr = cd.sources.get_indexer(df["source_id"].to_numpy()).astype(np.int64)
+    source = attr.copy()
     weight = np.ones(len(df))
     if len(cd.copy_pos):
         pos = _position(df["part"], df["row"])
@@ -90,6 +93,9 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
             "stance": df["stance"].to_numpy(np.int8),
             "weight": weight,
             "block": cd.block[claim],
+            "source": source,
+            "time": df["time"].to_numpy(np.int64),
+            "copy": (df["derived_from"].notna() & (df["derived_from"] != "")).to_numpy(bool),
         }
     )
 
@@ -114,16 +120,32 @@ class _State:
 
 
 def _make_part(df: pd.DataFrame, world: tuple[Any, ...], n_src: int) -> _Part:
-    ell, groups, block_of = world
+    ell, groups, block_of, rep = world
     present = np.unique(block_of[df["claim"].to_numpy()])
     claims = np.flatnonzero(np.isin(block_of, present))
     local = np.searchsorted(claims, df["claim"].to_numpy())
-    keep = (df["stance"].to_numpy() != 0) & (df["weight"].to_numpy() > 0)
-    full = keep & (df["weight"].to_numpy() == 1.0)
+    weight, stance = df["weight"].to_numpy(float), df["stance"].to_numpy()
+    keep = (stance != 0) & (weight > 0)
+    full = keep & (weight == 1.0)
     pos = {c: k for k, c in enumerate(claims.tolist())}
     own = [[pos[m] for m in g] for g in groups if g[0] in pos]
+    if rep is not None:  # unattributed repeats (belief.core.repeats), as the compiler has them
+        pi, src_rank, rows = rep
+        src, attr = df["source"].to_numpy(), df["attr"].to_numpy()
+        order = np.empty(len(df), np.int64)
+        order[np.lexsort((STANCE_RANK[stance + 1], src_rank[src], df["time"].to_numpy()))] = (
+            np.arange(len(df))
+        )
+        k = np.flatnonzero(keep)
+        rho = repeat_weights(
+            local[k], src[k], stance[k] > 0, order[k], ~df["copy"].to_numpy(bool)[k], pi[src[k]],
+            expit(group_logodds(ell[claims], own)), rows[attr[k]],
+        )  # fmt: skip
+        weight = weight.copy()
+        weight[k] *= 1.0 - rho
+        full[k] &= rho < 0.5
     block = Block(len(claims), n_src, local[keep], df["attr"].to_numpy()[keep],
-                  df["stance"].to_numpy()[keep] > 0, df["weight"].to_numpy()[keep])  # fmt: skip
+                  stance[keep] > 0, weight[keep])  # fmt: skip
     return _Part(claims, ell[claims], own, block, np.bincount(local, minlength=len(claims)),
                  np.bincount(local[full], minlength=len(claims)))  # fmt: skip
 
@@ -131,6 +153,17 @@ def _make_part(df: pd.DataFrame, world: tuple[Any, ...], n_src: int) -> _Part:
 def _start(part: _Part) -> _State:
     lo = group_logodds(part.ell, part.groups)
     return _State(lo, part.block.source_stats(expit(lo)), np.inf)
+
+
+def _resume(part: _Part, state: _State) -> _State:
+    """A warm start from an earlier state (its log-odds, this part's statistics)."""
+    return _State(state.lo, part.block.source_stats(expit(state.lo)), np.inf)
+
+
+def _shift(part: _Part, mask: np.ndarray, delta: float) -> _Part:
+    """The part with the prior log-odds of its base-rate claims (``mask``) moved by ``delta``."""
+    ell = part.ell + np.where(mask[part.claims], delta, 0.0)
+    return _Part(part.claims, ell, part.groups, part.block, part.n_reports, part.n_independent)
 
 
 def _step(part: _Part, state: _State, post: np.ndarray, damping: float) -> _State:

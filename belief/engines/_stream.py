@@ -4,7 +4,8 @@
 prior log-odds (signals included), source and reliability-channel codes with their Beta
 statistics, the coded reports with their attributed channel and weight, and each claim's
 report index. Copy status follows the compiler's rule (:func:`belief.core.copies.resolve_copies`),
-re-applied to one claim's reports whenever that claim has copies.
+re-applied to one claim's reports whenever that claim has copies; with a copy propensity, the
+repeat weights (:mod:`belief.core.repeats`) are re-applied to the claim of every new report.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from belief.core.compiler import (
     signal_logodds,
     source_prior_rows,
 )
-from belief.core.copies import resolve_copies
+from belief.core.copies import copy_order, resolve_copies
 from belief.core.groups import group_logodds
+from belief.core.repeats import copy_propensity, repeat_weights
 from belief.data.arrays import Growable, ReportArrays
 from belief.data.types import Claim
 from belief.exceptions import ValidationError
@@ -49,6 +51,8 @@ class _Stream:
         self._cindex: dict[str, int] = {}
         self._favors: list[str | None] = []
         self._ell, self._lo = Growable([], float), Growable([], float)
+        self._base = Growable([], bool)  # claims that take the base rate
+        self._rate = 0.5 if self.config.base_rate is None else self.config.base_rate
         self._group, self._n_reports = Growable([], np.int64), Growable([], np.int64)
         self._groups: list[list[int]] = []
         self._gindex: dict[str, int] = {}
@@ -58,6 +62,11 @@ class _Stream:
             self._ell.a[self._cindex[s.claim_id]] += signal_logodds(s, self.config)
         self._source_ids = list(ra.source_ids)
         self._sindex = {s: i for i, s in enumerate(self._source_ids)}
+        cfg = self.config
+        self._repeats_on = bool(
+            cfg.default_copy_propensity or cfg.copy_propensity or cfg.source_copy_propensity
+        )
+        self._pi = Growable(copy_propensity(self._source_ids, tuple(sources), cfg), float)
         # channels (source, side alignment), as the compiler forms them
         self._chan: dict[tuple[int, int], int] = {}
         self._chan_src: list[int] = []
@@ -73,6 +82,9 @@ class _Stream:
         self._claim, self._source = Growable(ra.claim, np.int64), Growable(ra.source, np.int64)
         self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
         self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
+        if self._repeats_on:
+            p_true = expit(group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1]))
+            weight = weight * self._independent_share(ra, np.arange(len(ra.claim)), attr, p_true)
         self._weight = Growable(weight, float)
         self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
         np.add.at(self._n_reports.a, ra.claim, 1)
@@ -85,7 +97,8 @@ class _Stream:
         self._claim_ids.append(claim.claim_id)
         self._cindex[claim.claim_id] = c
         self._favors.append(claim.favors)
-        prior = self.config.base_rate if claim.prior is None else claim.prior
+        prior = self._rate if claim.prior is None else claim.prior
+        self._base.append(claim.prior is None)
         self._ell.append(logit(prior))
         self._lo.append(logit(prior))
         self._n_reports.append(0)
@@ -107,6 +120,8 @@ class _Stream:
         if s is None:
             s = self._sindex[source_id] = len(self._source_ids)
             self._source_ids.append(source_id)
+            meta = tuple(self._sources_meta.values())
+            self._pi.append(float(copy_propensity([source_id], meta, self.config)[0]))
         return s
 
     def _channel_code(self, s: int, align: int) -> int:
@@ -160,10 +175,36 @@ class _Stream:
             self._source.a[idx], self._stance.a[idx], self._derived.a[idx], self._time.a[idx],
         )  # fmt: skip
         src, weight, _ = resolve_copies(sub, self.config.copy_weight, warn=False)
+        chans = [self._channel_of(int(src[k]), c) for k in range(len(idx))]
+        if self._repeats_on:
+            block = self._block(c)
+            # the prior at the starting base rate, as the compiler has it (not the learned one)
+            start = 0.5 if self.config.base_rate is None else self.config.base_rate
+            shift = float(logit(self._rate) - logit(start))
+            ell = self._ell.a[block] - np.where(self._base.a[block], shift, 0.0)
+            lo = group_logodds(ell, [list(range(len(block)))])
+            p_true = np.array([expit(lo[block.index(c)])])
+            weight = weight * self._independent_share(sub, idx, np.asarray(chans), p_true)
         for k, i in enumerate(idx.tolist()):
-            ch = self._channel_of(int(src[k]), c)
+            ch = chans[k]
             if ch != self._attr.a[i] or weight[k] != self._weight.a[i]:
                 self._reattribute(i, ch, float(weight[k]))
+
+    def _independent_share(
+        self, ra: ReportArrays, idx: np.ndarray, chans: np.ndarray, p_true: np.ndarray
+    ) -> np.ndarray:
+        """``1 - rho`` of the reports ``ra`` (rows ``idx`` of the stream; the compiler's rule)."""
+        n = len(ra.claim)
+        rank = np.empty(n, np.int64)
+        rank[np.lexsort(copy_order(ra, np.arange(n)))] = np.arange(n)
+        informative = ra.stance != 0
+        rho = np.zeros(n)
+        rho[informative] = repeat_weights(
+            ra.claim[informative], ra.source[informative], ra.stance[informative] > 0,
+            rank[informative], ra.derived[informative] < 0, self._pi.a[ra.source[informative]],
+            p_true, self._prior.a[chans[informative]],
+        )  # fmt: skip
+        return 1.0 - rho
 
     def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
         """Record one report; resolve its claim's copies again if it has any."""
@@ -181,7 +222,7 @@ class _Stream:
         self._since_refit += 1
         if d >= 0:
             self._copy_claims.add(c)
-        if c in self._copy_claims:
+        if c in self._copy_claims or self._repeats_on:
             self._resolve_claim(c)
         return c
 
@@ -211,4 +252,7 @@ class _Stream:
             n_independent=np.bincount(
                 self._claim.v[keep & (self._weight.v == 1.0)], minlength=len(self._claim_ids)
             ) if n else np.zeros(len(self._claim_ids), np.int64),
+            base_mask=self._base.v.copy() if self.config.base_rate is None else None,
+            base_start=self._rate,
+            base_prior=self.config.base_rate_prior,
         )  # fmt: skip

@@ -41,10 +41,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logit
 
+from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import channel_label, compile_arrays, side_codes, source_prior_rows
 from belief.core.copies import resolve_copies
 from belief.core.groups import group_logodds
+from belief.core.repeats import copy_propensity
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
 from belief.data.types import Case, Claim
@@ -60,7 +63,9 @@ from belief.engines._dask_parts import (
     _override,
     _position,
     _read,
+    _resume,
     _rows_on,
+    _shift,
     _small_cells,
     _start,
     _step,
@@ -74,12 +79,31 @@ from belief.priors.config import Config, as_config
 __all__ = ["infer_dask"]
 
 
+#: What a directory of report partitions holds: CSV (plain or compressed) and Parquet files.
+_PART_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst", ".parquet", ".pq")
+
+
+def _files_in(directory: str) -> list[str]:
+    """The partitions under ``directory`` (recursively, sorted), skipping names that start with
+    ``_`` or ``.`` (``_SUCCESS``, ``_metadata``, ``.crc`` files of Spark and Dask writers)."""
+    found = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
+        for f in files:
+            if not f.startswith(("_", ".")) and f.lower().endswith(_PART_SUFFIXES):
+                found.append(os.path.join(root, f))
+    return sorted(found)
+
+
 def _paths(reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    """Report files (one partition each): a file, a sequence of files, a glob, or a directory
+    of CSV and Parquet files (:func:`_files_in`)."""
     if isinstance(reports, str | os.PathLike):
         text = str(reports)
         found = sorted(_glob.glob(text)) if _glob.has_magic(text) else [text]
     else:
         found = [str(p) for p in reports]
+    found = [f for p in found for f in (_files_in(p) if os.path.isdir(p) else [p])]
     if not found:
         raise ValidationError(f"{reports}: no report files match")
     return found
@@ -170,11 +194,15 @@ def _iterate(
     tol: float,
     max_iter: int,
     damping: float | None,
+    warm: list[Any] | None = None,
 ) -> tuple[np.ndarray, list[Any], int, bool]:
     """The sweeps of :func:`belief.engines.fast.run_vb`, one map-reduce per sweep."""
     from dask import delayed
 
-    states = run.persist([_call(_start, p) for p in parts])
+    if warm is None:
+        states = run.persist([_call(_start, p) for p in parts])
+    else:
+        states = run.persist([_call(_resume, p, s) for p, s in zip(parts, warm)])
     summaries = run.compute([_call(_summary, s) for s in states])
     post, schedule = prior + sum(st for st, _ in summaries), Damping(damping)
     for it in range(1, max_iter + 1):
@@ -315,9 +343,6 @@ def infer_dask(
                      copy_w, sides, favors, sided, paths, claims is not None)  # fmt: skip
     coded = raw.map_partitions(_encode, dask.delayed(coding), meta=_encode(meta, coding))
     coded = coded.shuffle(on="block", npartitions=len(paths))
-    world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of), pure=True)
-    n_slots = 3 * len(source_ids) if sided else len(source_ids)
-    parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
     if sided:  # one prior row per (source, alignment) slot
         slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
         slot_align = np.tile([-1, 0, 1], len(source_ids))
@@ -326,24 +351,56 @@ def infer_dask(
     else:
         prior = source_prior_rows(source_ids, side.sources, config)
         slot_ids = list(source_ids)
-    post, states, n_iter, ok = _iterate(run, parts, prior, tol, max_iter, damping)
+    pi = copy_propensity(source_ids, side.sources, config)
+    rep = None
+    if (pi > 0).any():  # unattributed repeats: what the compiler needs, per partition
+        src_rank = np.empty(len(source_ids), np.int64)
+        src_rank[np.argsort(np.asarray(source_ids, dtype=str), kind="stable")] = np.arange(
+            len(source_ids)
+        )
+        rep = (pi, src_rank, prior)
+    world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of, rep), pure=True)
+    n_slots = 3 * len(source_ids) if sided else len(source_ids)
+    parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
+    limit = min(exact_states, 2**config.max_enumeration)
+
+    def solve(parts: list[Any], warm: list[Any] | None) -> tuple[Any, ...]:
+        post, states, n_iter, ok = _iterate(run, parts, prior, tol, max_iter, damping, warm)
+        exact = _exact_small(run, parts, prior, limit)
+        if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
+            fixed = dask.delayed(exact, pure=True)
+            states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
+            post = prior + sum(st for st, _ in run.compute([_call(_summary, st) for st in states]))
+        done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
+        return post, states, n_iter, ok, exact, done
+
+    extra: dict[str, object] = {}
+    if ev0.base_mask is not None and ev0.base_mask.any():  # learn the base rate, as fast
+        mask, base, last = dask.delayed(ev0.base_mask, pure=True), parts, [None]
+        start = float(logit(ev0.base_start))
+
+        def at(rate: float) -> np.ndarray:
+            e = with_base_rate(ev0, rate)
+            delta = float(logit(rate)) - start
+            shifted = run.persist([_call(_shift, p, mask, delta) for p in base])
+            out = solve(shifted, last[0])
+            last[0] = out[1]
+            return _gather(e, out[5], out[4])[0]
+
+        rate = learn_base_rate(at, ev0.base_mask, ev0.base_prior)[0]
+        ev0, extra["base_rate"] = with_base_rate(ev0, rate), rate
+        parts = run.persist([_call(_shift, p, mask, float(logit(rate)) - start) for p in base])
+        post, _, n_iter, ok, exact, done = solve(parts, last[0])
+    else:
+        post, _, n_iter, ok, exact, done = solve(parts, None)
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
-    exact = _exact_small(run, parts, prior, min(exact_states, 2**config.max_enumeration))
-    if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
-        fixed = dask.delayed(exact, pure=True)
-        states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
-        post = prior + sum(st for st, _ in run.compute([_call(_summary, st) for st in states]))
-    done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
-    return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact)
+    return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact, extra)
 
 
-def _result(
-    ev0: Any, source_ids: list[str], done: list[Any], post: np.ndarray, n_iter: int, ok: bool,
-    config: Config, level: float, exact: tuple[np.ndarray, np.ndarray],
-) -> BeliefResult:  # fmt: skip
-    """Assemble the partitions' claims (others keep their prior) into a result."""
+def _gather(ev0: Any, done: list[Any], exact: tuple[np.ndarray, np.ndarray]) -> tuple[Any, ...]:
+    """The partitions' claims (others keep their prior): ``lo, centre, var, n_rep, n_ind``."""
     n = len(ev0.claim_ids)
     lo = group_logodds(ev0.prior_logodds, ev0.groups)
     centre, var = lo.copy(), np.zeros(n)
@@ -351,6 +408,16 @@ def _result(
     for claims, *values, _ in done:
         lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
     lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
+    return lo, centre, var, n_rep, n_ind
+
+
+def _result(
+    ev0: Any, source_ids: list[str], done: list[Any], post: np.ndarray, n_iter: int, ok: bool,
+    config: Config, level: float, exact: tuple[np.ndarray, np.ndarray],
+    extra: dict[str, object],
+) -> BeliefResult:  # fmt: skip
+    """Assemble the partitions' claims (others keep their prior) into a result."""
+    lo, centre, var, n_rep, n_ind = _gather(ev0, done, exact)
     used = np.unique(np.concatenate([d[-1] for d in done] or [np.zeros(0, np.int64)]))
     order = sorted(used.tolist(), key=lambda i: source_ids[i])
     return BeliefResult(
@@ -360,5 +427,5 @@ def _result(
         interval=Interval("reliability", level),
         config=config,
         reliability=reliability_frame([source_ids[i] for i in order], post[order]),
-        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact[0])},
+        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact[0]), **extra},
     )

@@ -38,6 +38,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, logsumexp
 
+from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_case
 from belief.core.groups import group_logodds
 from belief.core.special import log_beta_ratio
@@ -268,7 +269,17 @@ def infer_exact(
     start = None if init is None else init.reindex(ev.claim_ids).fillna(0.0).to_numpy(float)
     index = {c: i for i, c in enumerate(ev.claim_ids)}
     wanted = None if only is None else {index[c] for c in only}
-    lo, approx = posterior_logodds(ev, config, start, wanted)
+    diagnostics: dict[str, object] = {}
+    if ev.base_mask is None:
+        lo, approx = posterior_logodds(ev, config, start, wanted)
+    else:  # the base rate is learned: every claim counts (``only`` cannot narrow it)
+        rate, lo = learn_base_rate(
+            lambda r: posterior_logodds(with_base_rate(ev, r), config, start, None)[0],
+            ev.base_mask, ev.base_prior,
+        )  # fmt: skip
+        ev = with_base_rate(ev, rate)
+        lo, approx = posterior_logodds(ev, config, lo, None)
+        diagnostics["base_rate"] = rate
     # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)
     post = posterior_frame(ev.claim_ids, lo, (p, p), ev.n_reports, ev.n_independent)
@@ -278,5 +289,5 @@ def infer_exact(
         method="exact",
         interval=Interval("none"),
         config=config,
-        diagnostics={"approximate": frozenset(ev.claim_ids[i] for i in approx)},
+        diagnostics={"approximate": frozenset(ev.claim_ids[i] for i in approx), **diagnostics},
     )

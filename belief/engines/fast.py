@@ -52,6 +52,7 @@ import pandas as pd
 from scipy.special import expit
 from scipy.stats import norm
 
+from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_arrays, compile_case
 from belief.core.groups import group_logodds, group_variance
 from belief.data.arrays import ReportArrays
@@ -324,6 +325,21 @@ def _result(
     ev: Evidence, config: Config, method: str, *, tol: float, max_iter: int,
     damping: float | None, level: float, init: np.ndarray | None, exact_states: int,
 ) -> BeliefResult:  # fmt: skip
+    limit = min(exact_states, 2**config.max_enumeration)
+    extra: dict[str, object] = {}
+    if ev.base_mask is not None:  # learn the base rate (belief.core.base_rate)
+        warm = [init]
+
+        def at(rate: float) -> np.ndarray:
+            e = with_base_rate(ev, rate)
+            lo = run_vb(e, tol=tol, max_iter=max_iter, damping=damping, init=warm[0])[0]
+            lo = lo.copy()
+            exact_small_components(e, lo, limit)
+            warm[0] = lo
+            return lo
+
+        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior)
+        ev, extra["base_rate"] = with_base_rate(ev, rate), rate
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip
     if not ok:
@@ -332,7 +348,7 @@ def _result(
             ConvergenceWarning,
             stacklevel=3,
         )
-    exact = exact_small_components(ev, lo, min(exact_states, 2**config.max_enumeration), block)
+    exact = exact_small_components(ev, lo, limit, block)
     if len(exact):  # the reliability posteriors and intervals follow the final state
         post = source_posteriors(block.source_stats(expit(lo)), _priors(ev))
     centre, var = interval_moments(block, ev.prior_logodds, ev.groups, post, lo)
@@ -344,5 +360,5 @@ def _result(
         interval=Interval("reliability", level),
         config=config,
         reliability=reliability_frame(ev.source_ids, post),
-        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact)},
+        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact), **extra},
     )

@@ -36,7 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
+from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import (
+    Evidence,
     report_arrays_from_case,
     signal_logodds,
 )
@@ -168,11 +170,27 @@ class Belief(_Stream):
     def refit(self) -> Belief:
         """Full sweeps from the current state to the batch fixed point; resets the indexes."""
         ev = self._evidence()
+        limit = min(EXACT_STATES, 2**self.config.max_enumeration)
+        warm = [self._lo.v.copy()]
+
+        def at(e: Evidence) -> np.ndarray:
+            lo = run_vb(e, tol=self.tol, max_iter=self.max_iter, damping=self.damping,
+                        init=warm[0])[0]  # fmt: skip
+            exact_small_components(e, lo, limit)
+            warm[0] = lo
+            return lo
+
+        if ev.base_mask is not None and ev.base_mask.any():  # learn the base rate, as fast
+            rate = learn_base_rate(lambda r: at(with_base_rate(ev, r)), ev.base_mask,
+                                   ev.base_prior, start=self._rate)[0]  # fmt: skip
+            ev = with_base_rate(ev, rate)
+            self._ell.v[:] = ev.prior_logodds
+            self._rate = rate
         lo, post, *_ = run_vb(
-            ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=self._lo.v
+            ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=warm[0]
         )
         if len(
-            exact_small_components(ev, lo, min(EXACT_STATES, 2**self.config.max_enumeration))
+            exact_small_components(ev, lo, limit)
         ):  # as the fast engine: small components exactly
             block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
                           ev.r_confirm, ev.r_weight)  # fmt: skip
@@ -220,6 +238,9 @@ class Belief(_Stream):
             signal = parse_signals([signal], Origin("add_signal", "signals", csv=False))[0]
         c = self._claim_code(signal.claim_id)
         self._ell.a[c] += signal_logodds(signal, self.config)
+        if self._repeats_on:  # repeat weights use the claims' prior
+            for m in self._block(c):
+                self._resolve_claim(m)
         return self._changed([c])
 
     def add_claim(self, claim: Claim | Mapping[str, Any]) -> pd.Series:
@@ -254,7 +275,11 @@ class Belief(_Stream):
             interval=Interval("reliability", level),
             config=self.config,
             reliability=reliability_frame(ev.source_ids, self._post.v.copy()),
-            diagnostics={"n_reports": len(self), "since_refit": self._since_refit},
+            diagnostics={
+                "n_reports": len(self),
+                "since_refit": self._since_refit,
+                **({"base_rate": self._rate} if self.config.base_rate is None else {}),
+            },
         )
 
     @property

@@ -37,6 +37,7 @@ from belief.core.compiler import effective_reports, signal_logodds, source_prior
 from belief.data.types import Case, Report
 from belief.engines.exact import infer_exact as infer
 from belief.exceptions import ValidationError
+from belief.explain._rate import settled
 from belief.priors.config import Config
 
 __all__ = ["NONE_OF_THESE", "ach_matrix"]
@@ -132,7 +133,7 @@ def ach_matrix(case: Case, group: str, config: Config | None = None) -> pd.DataF
     >>> float(m.loc["r1", "diagnosticity"].round(3))
     2.079
     """
-    config = Config.from_case(case) if config is None else config
+    config = settled(case, Config.from_case(case) if config is None else config)
     claims = _group_claims(case, group)
     hyps = [*claims, NONE_OF_THESE]
     rows = _report_rows(case, config, claims, hyps) + _signal_rows(case, config, claims, hyps)

@@ -18,6 +18,7 @@ from numpy.typing import ArrayLike
 from belief.data.types import Case, Source
 from belief.engines.exact import infer_exact as infer
 from belief.exceptions import ValidationError
+from belief.explain._rate import settled
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, SourcePrior, resolve_source_prior
 
@@ -44,7 +45,7 @@ def reliability_prior_table(
     """
     from scipy.stats import beta
 
-    config = Config.from_case(case) if config is None else config
+    config = settled(case, Config.from_case(case) if config is None else config)
     tail = (1.0 - level) / 2
     rows = []
     for sid, src in case.source_map().items():
@@ -131,7 +132,7 @@ def what_if_table(
         raise ValidationError(
             f"param: expected one of both, sensitivity, specificity but got {param!r}"
         )
-    config = Config.from_case(case) if config is None else config
+    config = settled(case, Config.from_case(case) if config is None else config)
     claim_ids = [claim_ids] if isinstance(claim_ids, str) else list(claim_ids)
     who = _who(case, source, kind)
     values = np.round(np.linspace(0.05, 0.95, 19), 2) if values is None else np.asarray(values)

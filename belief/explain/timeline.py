@@ -39,6 +39,7 @@ from scipy.special import expit
 from belief.data.types import Case, Report, Signal
 from belief.engines.exact import infer_exact
 from belief.exceptions import ApproximationWarning
+from belief.explain._rate import settled
 from belief.priors.config import Config, as_config
 
 
@@ -181,7 +182,7 @@ def timeline(
     >>> timeline(case)[["step", "p_true"]].round(3).values.tolist()
     [[0.0, 0.5], [1.0, 0.65], [2.0, 0.5]]
     """
-    config = as_config(config, case)
+    config = settled(case, as_config(config, case))
     if isinstance(claim_ids, str):
         claim_ids = [claim_ids]
     claim_ids = list(case.claim_ids if claim_ids is None else claim_ids)
@@ -231,7 +232,7 @@ def contributions(
     ...                 df.attrs["posterior_logodds"] - df.attrs["prior_logodds"]))
     True
     """
-    config = as_config(config, case)
+    config = settled(case, as_config(config, case))
     sub = _subcase(case, [claim_id])
     runs = _Steps(sub, config)
     items = _items(case, sub)

@@ -86,7 +86,7 @@ def _check_keys(given: Mapping[str, Any], allowed: Mapping[str, Any], what: str)
         )
 
 
-def _resolve_base_rate(spec: Any, case_rate: float) -> Any:
+def _resolve_base_rate(spec: Any, case_rate: float | None) -> Any:
     if isinstance(spec, int | float):
         if not 0.0 < spec < 1.0:
             raise ValidationError(
@@ -95,7 +95,7 @@ def _resolve_base_rate(spec: Any, case_rate: float) -> Any:
         return float(spec)
     if "alpha" in spec:
         return {"alpha": float(spec["alpha"]), "beta": float(spec["beta"])}
-    mean, strength = float(spec.get("mean") or case_rate), float(spec["strength"])
+    mean, strength = float(spec.get("mean") or case_rate or 0.5), float(spec["strength"])
     return {"alpha": mean * strength, "beta": (1.0 - mean) * strength}
 
 

@@ -254,7 +254,7 @@ def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
         kind_m=kind_m,
         n_reports=ev.n_reports.astype(np.int64),
         n_independent=ev.n_independent.astype(np.int64),
-        base_rate=float(config.base_rate),
+        base_rate=0.5 if config.base_rate is None else float(config.base_rate),
         copy_weight=float(config.copy_weight),
     )
 

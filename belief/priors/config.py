@@ -27,7 +27,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Config", "as_config", "check_number", "merge_settings"]
 
-_MAPPINGS = ("signal_effects", "kind_priors", "default_prior", "source_priors")
+_MAPPINGS = (
+    "signal_effects",
+    "kind_priors",
+    "default_prior",
+    "source_priors",
+    "copy_propensity",
+    "source_copy_propensity",
+)
 _RELIABILITY_KEYS = ("sensitivity", "specificity", "strength")
 
 
@@ -78,6 +85,27 @@ def _reliability(name: str, prior: object) -> dict[str, float]:
     return out
 
 
+def _propensity(name: str, value: object) -> float:
+    """A copy propensity: a number in [0, 1) (1 would make every report a repeat)."""
+    x = check_number(name, value, 0.0, 1.0)
+    if x >= 1.0:
+        raise ValidationError(f"config {name}: expected a number in [0, 1) but got {value!r}")
+    return x
+
+
+def _hyper(name: str, value: object) -> tuple[float, float]:
+    """A ``(alpha, beta)`` pair (or ``{alpha, beta}`` mapping) with both values above 1."""
+    if isinstance(value, Mapping) and set(value) == {"alpha", "beta"}:
+        value = (value["alpha"], value["beta"])
+    if not isinstance(value, tuple | list) or len(value) != 2:
+        raise ValidationError(
+            f"config {name}: expected (alpha, beta) with both above 1 but got {value!r}"
+        )
+    a = check_number(f"{name}.alpha", value[0], 1.0, 1e12, closed=False)
+    b = check_number(f"{name}.beta", value[1], 1.0, 1e12, closed=False)
+    return (a, b)
+
+
 def _beta(name: str, value: object) -> BetaPrior:
     if isinstance(value, BetaPrior):
         return value
@@ -122,8 +150,14 @@ class Config:
 
     Parameters
     ----------
-    base_rate : float
-        Prior P(true) of claims without their own ``prior``, in (0, 1).
+    base_rate : float, "learn" or None
+        Prior P(true) of claims without their own ``prior``, in (0, 1) (default 0.5).
+        ``"learn"`` (stored as ``None``) learns it from the data by empirical Bayes in every
+        engine (:mod:`belief.core.base_rate`); the learned value is in the result's
+        ``diagnostics``.
+    base_rate_prior : (float, float)
+        ``(alpha, beta)`` of the Beta hyperprior of a learned base rate, both > 1 (default
+        ``(5, 5)``: worth ten claims at one half).
     signal_effects : mapping of str to float
         Log-odds magnitude per signal ``kind``; the signal's ``direction`` gives the sign.
     default_signal_effect : float
@@ -140,6 +174,13 @@ class Config:
         ``{sensitivity, specificity, strength}`` per source.
     copy_weight : float
         Evidence weight of a report that repeats another (``derived_from``), in [0, 1].
+    default_copy_propensity : float
+        Probability, in [0, 1), that a report is an unattributed repeat of an earlier report on
+        its claim (circular reporting; :mod:`belief.core.repeats`); default 0 (off).
+    copy_propensity : mapping of str to float
+        The same per source ``kind`` (overrides the default).
+    source_copy_propensity : mapping of str to float
+        The same per source (from calibration; overrides the kind's).
     side_effect : float
         Side alignment on the logit scale (0 = off; ``belief calibrate`` learns it). A source
         whose ``side`` a claim ``favors`` is more likely to confirm it and less likely to deny
@@ -154,27 +195,41 @@ class Config:
     --------
     >>> Config(base_rate=0.3).base_rate
     0.3
+    >>> Config(base_rate="learn").base_rate is None  # learned from the data
+    True
     >>> Config(copy_weight=2)
     Traceback (most recent call last):
     ...
     belief.exceptions.ValidationError: config copy_weight: expected a number in [0, 1] but got 2
     """
 
-    base_rate: float = 0.5
+    base_rate: float | None = 0.5  # or "learn" (stored as None)
+    base_rate_prior: tuple[float, float] = (5.0, 5.0)
     signal_effects: Mapping[str, float] = field(default_factory=dict)
     default_signal_effect: float = math.log(3.0)
     kind_priors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     default_prior: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRIOR))
     source_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
     copy_weight: float = 0.0
+    default_copy_propensity: float = 0.0
+    copy_propensity: Mapping[str, float] = field(default_factory=dict)
+    source_copy_propensity: Mapping[str, float] = field(default_factory=dict)
     side_effect: float = 0.0
     max_enumeration: int = 20
     on_large: str = "approximate"
 
     def __post_init__(self) -> None:
         put = object.__setattr__  # frozen: normalise numbers (numpy scalars) to floats once
-        put(self, "base_rate", check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False))
+        if isinstance(self.base_rate, str) and self.base_rate == "learn":
+            put(self, "base_rate", None)
+        if self.base_rate is not None:
+            put(
+                self, "base_rate", check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False)
+            )
+        put(self, "base_rate_prior", _hyper("base_rate_prior", self.base_rate_prior))
         put(self, "copy_weight", check_number("copy_weight", self.copy_weight, 0.0, 1.0))
+        put(self, "default_copy_propensity", _propensity("default_copy_propensity",
+                                                         self.default_copy_propensity))  # fmt: skip
         put(self, "side_effect", check_number("side_effect", self.side_effect, -20.0, 20.0))
         put(
             self,
@@ -210,6 +265,9 @@ class Config:
             {str(k): _reliability(f"kind_priors[{k!r}]", v) for k, v in self.kind_priors.items()},
         )
         put(self, "default_prior", _reliability("default_prior", self.default_prior))
+        for name in ("copy_propensity", "source_copy_propensity"):
+            values = getattr(self, name)
+            put(self, name, {str(k): _propensity(f"{name}[{k!r}]", v) for k, v in values.items()})
         put(
             self,
             "source_priors",

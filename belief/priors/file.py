@@ -70,6 +70,13 @@ class CalibratedPriors:
         Log-odds effect per signal kind (the signal's direction gives the sign).
     method : str
         ``"em"`` or ``"bayes"``.
+    copy_propensity : mapping of str to float
+        Learned probability that a report of each calibrated source is an unattributed repeat
+        (:mod:`belief.core.repeats`).
+    kind_copy_propensity : mapping of str to float
+        The same for an unseen source of each calibrated kind.
+    default_copy_propensity : float
+        The same for an unseen source of another kind.
     provenance : mapping
         Input hashes, belief version, date, sizes and fit diagnostics.
 
@@ -90,6 +97,9 @@ class CalibratedPriors:
     side_effect: float = 0.0
     signal_effects: Mapping[str, float] = field(default_factory=dict)
     method: str = "em"
+    copy_propensity: Mapping[str, float] = field(default_factory=dict)
+    kind_copy_propensity: Mapping[str, float] = field(default_factory=dict)
+    default_copy_propensity: float = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -125,6 +135,11 @@ class CalibratedPriors:
                 "kinds": {k: _sp_dict(sp) for k, sp in self.kinds.items()},
                 "sources": sources,
             },
+            "copying": {
+                "default": float(self.default_copy_propensity),
+                "kinds": {k: float(v) for k, v in self.kind_copy_propensity.items()},
+                "sources": {k: float(v) for k, v in self.copy_propensity.items()},
+            },
             "provenance": dict(self.provenance),
         }
 
@@ -144,6 +159,9 @@ class CalibratedPriors:
         kinds = _get(rel, "kinds", dict, label, "reliability.")
         sources = _get(rel, "sources", dict, label, "reliability.")
         effects = _get(data, "signal_effects", dict, label)
+        copying = _get(data, "copying", dict, label) if "copying" in data else {}
+        c_kinds = _get(copying, "kinds", dict, label, "copying.") if copying else {}
+        c_srcs = _get(copying, "sources", dict, label, "copying.") if copying else {}
         return cls(
             base_rate=_number(data, "base_rate", label, "", low=0.0, high=1.0),
             default=_sp_load(_get(rel, "default", dict, label, "reliability."), label, "default"),
@@ -156,6 +174,23 @@ class CalibratedPriors:
             side_effect=_number(data, "side_effect", label, ""),
             signal_effects={str(k): _number(effects, k, label, "signal_effects.") for k in effects},
             method=str(data.get("method", "em")),
+            copy_propensity={
+                str(s): _number(
+                    c_srcs, s, label, "copying.sources.", low=0.0, high=1.0, closed_low=True
+                )
+                for s in c_srcs
+            },
+            kind_copy_propensity={
+                str(k): _number(
+                    c_kinds, k, label, "copying.kinds.", low=0.0, high=1.0, closed_low=True
+                )
+                for k in c_kinds
+            },
+            default_copy_propensity=(
+                _number(copying, "default", label, "copying.", low=0.0, high=1.0, closed_low=True)
+                if copying
+                else 0.0
+            ),
             provenance=dict(_get(data, "provenance", dict, label)),
         )
 
@@ -198,15 +233,18 @@ def _number(
     *,
     low: float = -math.inf,
     high: float = math.inf,
+    closed_low: bool = False,
 ) -> float:
     value = data.get(key)
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if (
         not (isinstance(value, int | float) and ok)
         or not math.isfinite(value)
-        or (math.isfinite(low) and not low < value < high)
+        or (math.isfinite(low) and not ((low <= value) if closed_low else (low < value)))
+        or (math.isfinite(low) and not value < high)
     ):
-        allowed = "a finite number" if math.isinf(low) else f"a number in ({low:g}, {high:g})"
+        lb = "[" if closed_low else "("
+        allowed = "a finite number" if math.isinf(low) else f"a number in {lb}{low:g}, {high:g})"
         raise ValidationError(f"{label}: field '{path}{key}': expected {allowed} but got {value!r}")
     return float(value)
 
@@ -319,6 +357,8 @@ def apply_priors(
 
     * ``side_effect`` becomes the calibrated side-alignment effect (the exact engine applies
       it through per-side reliability channels; see :mod:`belief.core.compiler`).
+    * The learned copy propensities (circular reporting, :mod:`belief.core.repeats`) apply per
+      source, kind and default; ones already in ``config.source_copy_propensity`` win.
 
     Examples
     --------
@@ -350,4 +390,7 @@ def apply_priors(
         },
         default_prior=_mean_strength(priors.default),
         source_priors={**learned, **config.source_priors},
+        default_copy_propensity=float(priors.default_copy_propensity),
+        copy_propensity={**config.copy_propensity, **priors.kind_copy_propensity},
+        source_copy_propensity={**priors.copy_propensity, **config.source_copy_propensity},
     )

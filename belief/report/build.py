@@ -217,6 +217,22 @@ def _copies_table(case: Case, config: Config) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _rate(config: Config) -> str:
+    if config.base_rate is None:
+        a, b = config.base_rate_prior
+        return f"learned from the data (empirical Bayes, Beta({a:g}, {b:g}) hyperprior)"
+    return f"{config.base_rate:g}"
+
+
+def _repeats_table(case: Case, config: Config) -> pd.DataFrame:
+    """Reports that are probably repeats (p >= 0.5) under the configured copy propensities."""
+    from belief.explain.repeats import repeat_table
+
+    t = repeat_table(case, config)
+    t = t[t["p_repeat"] >= 0.5]
+    return _fmt_numbers(t, 2)
+
+
 def _signals_table(case: Case, config: Config) -> pd.DataFrame:
     rows = []
     for s in case.signals:
@@ -240,7 +256,7 @@ def _assumptions(case: Case, config: Config, method: str) -> list[Block]:
     facts = [
         f"Claims table computed with the {method} engine; timelines, contributions and ACH "
         "with the exact engine (reliability integrated out).",
-        f"Base rate (prior P(true) of claims without their own prior): {config.base_rate:g}. "
+        f"Base rate (prior P(true) of claims without their own prior): {_rate(config)}. "
         f"Claims with their own prior: {', '.join(own) or 'none'}.",
         "A group's claims compete: at most one is true, and possibly none.",
         "Global reliability default: "
@@ -253,6 +269,7 @@ def _assumptions(case: Case, config: Config, method: str) -> list[Block]:
     for title, table in (
         ("Reliability defaults per source kind", _kind_table(case, config)),
         ("Reports treated as copies", _copies_table(case, config)),
+        ("Probable unattributed repeats (circular reporting)", _repeats_table(case, config)),
         ("Signals and their effect on the prior log-odds", _signals_table(case, config)),
     ):
         if len(table):

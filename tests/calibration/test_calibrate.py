@@ -251,7 +251,9 @@ def test_calibrated_held_out_brier_is_near_the_oracle_and_beats_default_priors()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ApproximationWarning)
         cal = evaluate(case, "calibrated", k=5)
-        default = evaluate(case, "exact", k=5)
+        # the default priors at the flat base rate this test was written for (the base rate
+        # is learned when not given now, which alone closes most of the gap)
+        default = evaluate(case.replace(config={**case.config, "base_rate": 0.5}), "exact", k=5)
     y = cal.predictions["truth"].astype(float).values
     o = np.array([oracle[c] for c in cal.predictions["claim_id"]])
     oracle_brier = np.mean((o - y) ** 2)

@@ -227,7 +227,10 @@ def test_copy_without_original_stands_in_for_the_original_source():
 def test_group_at_most_one_true_hand_computed():
     # Two competing claims, flat priors: states none/a/b equally likely a priori.
     case = case_from_records(
-        {"claims": [{"claim_id": "a", "group": "g"}, {"claim_id": "b", "group": "g"}]}
+        {
+            "claims": [{"claim_id": "a", "group": "g"}, {"claim_id": "b", "group": "g"}],
+            "config": {"base_rate": 0.5},
+        }
     )
     post = infer(case).posterior.set_index("claim_id").p_true
     assert post["a"] == pytest.approx(1 / 3) and post["b"] == pytest.approx(1 / 3)
@@ -394,6 +397,7 @@ def test_side_effect_channels_match_shifted_fixed_reliabilities():
                          "specificity": sp, "strength": 1e9}],
             "reports": [{"claim_id": "c", "source_id": "s", "stance": "confirm"},
                         {"claim_id": "d", "source_id": "s", "stance": "deny"}],
+            "config": {"base_rate": 0.5},
         }
     )  # fmt: skip
     res = infer(case, Config.from_case(case, side_effect=a))

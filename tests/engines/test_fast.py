@@ -106,7 +106,7 @@ def reference_cavity_logodds(
 def test_same_fixed_point_as_reference_cavity_loop(seed):
     """The reference loop above computes the same approximation cell by cell."""
     case = case_from_records(random_records(seed, n_reports=60))
-    for config in (Config(), Config(copy_weight=0.4)):
+    for config in (Config(base_rate=0.5), Config(base_rate=0.5, copy_weight=0.4)):
         ev = compile_case(case, config)
         got = infer_fast(ev, config, tol=1e-13, exact_states=0).log_odds.to_numpy()
         np.testing.assert_allclose(got, reference_cavity_logodds(ev, tol=1e-13), atol=1e-9)
@@ -154,8 +154,8 @@ def test_interval_matches_monte_carlo_over_cavity_betas():
             if rng.random() < 0.4:
                 stance = str(rng.choice(["confirm", "deny"], p=[0.6, 0.4]))
                 reports.append({"claim_id": f"o{i}", "source_id": f"s{j}", "stance": stance})
-    case = case_from_records({"claims": claims, "reports": reports})
-    ev = compile_case(case, Config())
+    case = case_from_records({"claims": claims, "reports": reports, "config": {"base_rate": 0.5}})
+    ev = compile_case(case, Config(base_rate=0.5))
     lo, post, *_ = run_vb(ev, tol=1e-12)
     q0 = expit(lo[0])
     m = ev.r_claim == 0  # one report per source on the target claim
@@ -188,7 +188,7 @@ def testgroup_variance_matches_explicit_formula():
 
 def test_blocks_are_map_reduce_units():
     """Source statistics of claim-disjoint blocks sum to those of the whole; claims agree."""
-    ev = compile_case(case_from_records(random_records(2, n_reports=80)), Config())
+    ev = compile_case(case_from_records(random_records(2, n_reports=80)), Config(base_rate=0.5))
     n_src, q = len(ev.source_ids), np.random.default_rng(0).uniform(size=len(ev.claim_ids))
     whole = Block(len(ev.claim_ids), n_src, ev.r_claim, ev.r_source, ev.r_confirm, ev.r_weight)
     post = np.column_stack([ev.a_se, ev.b_se, ev.a_sp, ev.b_sp]) + whole.source_stats(q)

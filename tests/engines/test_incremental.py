@@ -17,7 +17,9 @@ from belief.exceptions import ValidationError
 from belief.priors.config import Config
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
-FIXED = Config(default_prior={"sensitivity": 0.8, "specificity": 0.7, "strength": 1e11})
+FIXED = Config(
+    base_rate=0.5, default_prior={"sensitivity": 0.8, "specificity": 0.7, "strength": 1e11}
+)
 
 
 def shuffled(case: Case, seed: int) -> list[Report]:

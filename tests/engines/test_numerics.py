@@ -19,7 +19,7 @@ def _extreme(strength: float, n_claims: int = 2) -> belief.Case:
     return case_from_records({
         "sources": [{"source_id": "s", "sensitivity": 0.8, "specificity": 0.7,
                      "strength": strength}],
-        "reports": reports})  # fmt: skip
+        "reports": reports, "config": {"base_rate": 0.5}})  # fmt: skip
 
 
 @pytest.mark.parametrize("method", ["exact", "fast"])
@@ -82,6 +82,7 @@ def test_nan_never_gets_a_verbal_term():
 def _copies(t_confirm: str, t_deny: str) -> belief.Case:
     """Two copies of a silent, reliable source: the earliest stands in for it."""
     return case_from_records({
+        "claims": [{"claim_id": "c", "prior": 0.5}],
         "sources": [{"source_id": "x", "sensitivity": 0.95, "specificity": 0.95,
                      "strength": 1e9}],
         "reports": [
@@ -105,7 +106,7 @@ def test_times_outside_1677_2262_from_csv_on_both_paths(tmp_path):
     outs = {}
     for method in ("exact", "fast"):
         out = tmp_path / f"{method}.csv"
-        args = [f"--{k}={v}" for k, v in paths.items() if k in ("sources", "reports")]
+        args = [f"--{k}={v}" for k, v in paths.items() if k in ("claims", "sources", "reports")]
         assert main(["infer", *args, "--method", method, "--out", str(out)]) == 0
         outs[method] = pd.read_csv(out)["p_true"].iloc[0]
     assert outs["exact"] == pytest.approx(0.95, abs=1e-6)

@@ -13,7 +13,12 @@ from belief.explain.timeline import contributions, timeline
 
 def _case(reports, signals=(), claims=None):
     return case_from_records(
-        {"claims": claims or [], "reports": list(reports), "signals": list(signals)}
+        {
+            "claims": claims or [],
+            "reports": list(reports),
+            "signals": list(signals),
+            "config": {"base_rate": 0.5},
+        }  # the hand-computed values assume a flat base rate
     )
 
 

@@ -65,6 +65,7 @@ def simple_case():
                 {"claim_id": "x", "source_id": "b", "stance": "deny", "time": "2020-01-02"},
                 {"claim_id": "y", "source_id": "c", "stance": "confirm", "time": "2020-01-02"},
             ],
+            "config": {"base_rate": 0.5},
             "signals": [
                 {"signal_id": "s", "claim_id": "x", "kind": "k", "time": "2020-01-03"},
             ],
@@ -116,7 +117,10 @@ def test_timeline_hollow_markers_for_linked_claims(khasham):
 
 def test_timeline_without_times_uses_steps():
     case = case_from_records(
-        {"reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]}
+        {
+            "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}],
+            "config": {"base_rate": 0.5},
+        }
     )
     ax = plots.plot_timeline(case).axes[0]
     assert ax.get_xlabel() == "step"
@@ -247,6 +251,7 @@ def test_what_if_matches_edited_case(simple_case):
                 {"claim_id": "y", "source_id": "c", "stance": "confirm", "time": "2020-01-02"},
             ],
             "signals": [{"signal_id": "s", "claim_id": "x", "kind": "k", "time": "2020-01-03"}],
+            "config": {"base_rate": 0.5},
         }
     )
     assert t.set_index("claim_id")["p_true"]["x"] == pytest.approx(infer(edited).p("x"))

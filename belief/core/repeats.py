@@ -1,0 +1,187 @@
+"""Unattributed repeats (circular reporting): how much of a report is new evidence.
+
+``derived_from`` handles the copies an analyst knows about (:mod:`belief.core.copies`). This
+module handles the ones nobody declared. Each source has a *copy propensity* ``pi``
+(:func:`copy_propensity`; learned by :func:`belief.calibrate`, or set in the config). A report
+by that source on claim *c* is either
+
+* a **repeat**, with probability ``pi``: the source picked one of the *earlier* reports on *c*
+  by other sources and repeated its stance (it carries no evidence about the truth), or
+* **independent**, with probability ``1 - pi``: a confirm or deny drawn from the source's
+  sensitivity and specificity (the usual model).
+
+"Earlier" is the order the compiler uses for copies everywhere: time first (reports without a
+time come first), then source id, stance and position, so the answer does not depend on row
+order; on a claim with no times this ranks by source id. A repeat of a stance nobody gave
+before is impossible, so the first report of each stance is never a repeat.
+
+Given the stance ``x`` of report *r*, the share ``q_r`` of earlier reports by other sources with
+the same stance is the repeat likelihood, and the independent likelihood is the source's
+predictive probability of ``x`` before seeing the claim's reports,
+``P(x) = P(true) E[sens] + P(false) (1 - E[spec])`` for a confirm (the claim's prior, with its
+signals, and the mean of the source's reliability prior). The *repeat probability*
+
+.. math::
+
+    \\rho_r = \\frac{\\pi q_r}{\\pi q_r + (1 - \\pi) P(x_r)}
+
+is the posterior probability of the repeat branch of the mixture, and the report counts with
+weight ``1 - rho_r`` (its expected share of independent evidence). Every engine receives these
+weights from the compiler, so they all agree; the weights are computed once, before inference
+(they do not follow the posterior of the truth), which keeps every engine's closed form. This is
+the repeat model of AccuCopy (Dong, Berti-Equille and Srivastava, VLDB 2009) with the copier
+choosing among earlier reports, reduced to a per-report weight; :func:`belief.calibrate` learns
+``pi`` per source from resolved claims, where the tell is agreeing with earlier reports on claims
+that turned out false (:mod:`belief.calibration._copies`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from belief.data.types import Source
+from belief.priors.config import Config
+
+__all__ = ["copy_propensity", "earlier_shares", "first_same", "repeat_probability"]
+
+
+def copy_propensity(
+    source_ids: Sequence[str], sources: Sequence[Source], config: Config
+) -> np.ndarray:
+    """Copy propensity of each source: its own (calibrated), else its kind's, else the default.
+
+    Examples
+    --------
+    >>> from belief.priors.config import Config
+    >>> cfg = Config(copy_propensity={"blog": 0.4}, source_copy_propensity={"b2": 0.9})
+    >>> srcs = (Source("b1", kind="blog"), Source("b2", kind="blog"), Source("w", kind="wire"))
+    >>> copy_propensity(["b1", "b2", "w", "x"], srcs, cfg).tolist()
+    [0.4, 0.9, 0.0, 0.0]
+    """
+    kind = {s.source_id: s.kind for s in sources}
+    out = np.full(len(source_ids), float(config.default_copy_propensity))
+    for i, sid in enumerate(source_ids):
+        if sid in config.source_copy_propensity:
+            out[i] = config.source_copy_propensity[sid]
+        elif kind.get(sid) in config.copy_propensity:
+            out[i] = config.copy_propensity[str(kind[sid])]
+    return out
+
+
+def earlier_shares(
+    claim: np.ndarray, source: np.ndarray, confirm: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per report: earlier reports on its claim by *other* sources, and how many share its stance.
+
+    ``order`` ranks the reports (earlier first; ties are not allowed). Vectorized: one sort and
+    cumulative counts per claim and per (claim, source).
+
+    Examples
+    --------
+    Three reports on one claim in order a (confirm), b (confirm), a (deny):
+
+    >>> m, k = earlier_shares(np.zeros(3, int), np.array([0, 1, 0]),
+    ...                       np.array([True, True, False]), np.arange(3))
+    >>> m.tolist(), k.tolist()
+    ([0, 1, 1], [0, 1, 0])
+    """
+    n = len(claim)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    idx = np.lexsort((order, claim))
+    c, s, x = claim[idx], source[idx], confirm[idx].astype(np.int64)
+
+    def before(keys: tuple[np.ndarray, ...], values: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over earlier reports with the same ``keys`` (sorted by keys)."""
+        sub = np.lexsort((np.arange(n), *keys))  # stable: keeps the time order within keys
+        v = values[sub]
+        cum = np.cumsum(v) - v
+        first = np.r_[True, np.any([k[sub][1:] != k[sub][:-1] for k in keys], axis=0)]
+        start = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+        out = np.empty(n, np.int64)
+        out[sub] = cum - cum[start]
+        return out
+
+    ones = np.ones(n, np.int64)
+    m = before((c,), ones) - before((s, c), ones)
+    conf = before((c,), x) - before((s, c), x)
+    deny = m - conf
+    k = np.where(x == 1, conf, deny)
+    out_m, out_k = np.empty(n, np.int64), np.empty(n, np.int64)
+    out_m[idx], out_k[idx] = m, k
+    return out_m, out_k
+
+
+def repeat_probability(
+    propensity: np.ndarray, m: np.ndarray, k: np.ndarray, p_stance: np.ndarray
+) -> np.ndarray:
+    """``rho = pi q / (pi q + (1 - pi) P(x))`` with ``q = k / m`` (0 where ``k`` is 0).
+
+    Examples
+    --------
+    >>> repeat_probability(np.array([0.5, 0.5, 0.0]), np.array([2, 0, 2]), np.array([1, 0, 2]),
+    ...                    np.array([0.5, 0.5, 0.5])).tolist()
+    [0.5, 0.0, 0.0]
+    """
+    pi = np.asarray(propensity, float)
+    q = np.divide(k, m, out=np.zeros(len(m)), where=m > 0)
+    num = pi * q
+    den = num + (1.0 - pi) * np.asarray(p_stance, float)
+    out: np.ndarray = np.divide(num, den, out=np.zeros(len(m)), where=num > 0)
+    return out
+
+
+def first_same(
+    claim: np.ndarray, source: np.ndarray, confirm: np.ndarray, order: np.ndarray, r: int
+) -> int:
+    """Index of the earliest report by another source with report ``r``'s claim and stance.
+
+    The report a repeat most likely goes back to (the first to give that stance); -1 if none.
+    """
+    same = (claim == claim[r]) & (source != source[r]) & (confirm == confirm[r])
+    same &= order < order[r]
+    hits = np.flatnonzero(same)
+    return int(hits[np.argmin(order[hits])]) if len(hits) else -1
+
+
+def repeat_weights(
+    claim: np.ndarray,
+    source: np.ndarray,
+    confirm: np.ndarray,
+    order: np.ndarray,
+    suspect: np.ndarray,
+    propensity: np.ndarray,
+    p_true: np.ndarray,
+    priors: np.ndarray,
+) -> np.ndarray:
+    """The repeat probability ``rho`` of each informative report (0 where not ``suspect``).
+
+    Parameters
+    ----------
+    claim, source, confirm, order : ndarray
+        Per informative report: claim and source codes, stance, and rank in the copy order.
+    suspect : ndarray of bool
+        Reports that may be repeats and may be repeated (not declared copies).
+    propensity : ndarray
+        Copy propensity per report (its source's).
+    p_true : ndarray
+        Prior P(true) per claim (signals and groups included).
+    priors : ndarray
+        ``(n_reports, 4)`` reliability prior of each report's channel: ``a_se, b_se, a_sp, b_sp``.
+    """
+    rho = np.zeros(len(claim))
+    idx = np.flatnonzero(suspect & (propensity > 0))
+    if not len(idx):
+        return rho
+    s_idx = np.flatnonzero(suspect)
+    m, k = earlier_shares(claim[s_idx], source[s_idx], confirm[s_idx], order[s_idx])
+    pos = np.searchsorted(s_idx, idx)
+    pr = priors[idx]
+    sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
+    pt = p_true[claim[idx]]
+    p_conf = pt * sens + (1.0 - pt) * (1.0 - spec)
+    p_x = np.where(confirm[idx], p_conf, 1.0 - p_conf)
+    rho[idx] = repeat_probability(propensity[idx], m[pos], k[pos], p_x)
+    return rho

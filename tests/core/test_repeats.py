@@ -1,0 +1,111 @@
+"""Unattributed repeats (belief.core.repeats) against per-report loops written out by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+import belief
+from belief.core.compiler import compile_case
+from belief.core.repeats import earlier_shares, repeat_probability
+from belief.data.io import case_from_records
+from belief.priors.reliability import resolve_source_prior
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_earlier_shares_match_a_loop(seed):
+    rng = np.random.default_rng(seed)
+    n = 200
+    claim, source = rng.integers(0, 7, n), rng.integers(0, 9, n)
+    confirm, order = rng.random(n) < 0.5, rng.permutation(n)
+    m, k = earlier_shares(claim, source, confirm, order)
+    for r in range(n):
+        earlier = [j for j in range(n) if claim[j] == claim[r] and source[j] != source[r]
+                   and order[j] < order[r]]  # fmt: skip
+        assert m[r] == len(earlier)
+        assert k[r] == sum(confirm[j] == confirm[r] for j in earlier)
+
+
+def _random_case(seed: int, propensity: dict) -> belief.Case:
+    rng = np.random.default_rng(seed)
+    t0 = datetime(2020, 1, 1)
+    kinds = ["media", "blog", "wire"]
+    sources = [{"source_id": f"s{j}", "kind": kinds[j % 3]} for j in range(6)]
+    reports = [{"claim_id": f"c{rng.integers(5)}", "source_id": f"s{rng.integers(6)}",
+                "stance": ["confirm", "deny"][rng.integers(2)],
+                "time": (t0 + timedelta(hours=int(rng.integers(48)))).isoformat()}
+               for _ in range(40)]  # fmt: skip
+    claims = [{"claim_id": f"c{i}", "group": "g" if i < 2 else ""} for i in range(5)]
+    return case_from_records({"claims": claims, "sources": sources, "reports": reports,
+                              "config": {"base_rate": 0.4, **propensity}})  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_compiled_weights_match_the_rule_written_per_report(seed):
+    """rho = pi q / (pi q + (1 - pi) P(x)), q the share of earlier same-stance reports."""
+    cfg = {"copy_propensity": {"blog": 0.7, "media": 0.3}}
+    case = _random_case(seed, cfg)
+    config = belief.Config.from_case(case)
+    ev = compile_case(case, config)
+    kind = {s.source_id: s.kind for s in case.sources}
+    pi = {"blog": 0.7, "media": 0.3, "wire": 0.0}
+    # the claims' prior P(true): groups c0, c1 share "at most one true"
+    odds = 0.4 / 0.6
+    p_true = {c: (odds / (1 + 2 * odds) if c in ("c0", "c1") else 0.4) for c in case.claim_ids}
+    key = [(r.time, r.source_id, 0 if r.stance == "confirm" else 1, i)
+           for i, r in enumerate(case.reports)]  # fmt: skip
+    expected = []
+    for i, r in enumerate(case.reports):
+        earlier = [j for j, o in enumerate(case.reports) if o.claim_id == r.claim_id
+                   and o.source_id != r.source_id and key[j] < key[i]]  # fmt: skip
+        same = [j for j in earlier if case.reports[j].stance == r.stance]
+        sp = resolve_source_prior(case.source_map()[r.source_id], config.kind_priors,
+                                  config.default_prior)  # fmt: skip
+        pc = p_true[r.claim_id] * sp.sensitivity.mean + (1 - p_true[r.claim_id]) * (
+            1 - sp.specificity.mean
+        )
+        px = pc if r.stance == "confirm" else 1 - pc
+        p = pi[kind[r.source_id]]
+        q = len(same) / len(earlier) if earlier else 0.0
+        expected.append(p * q / (p * q + (1 - p) * px) if p * q > 0 else 0.0)
+    np.testing.assert_allclose(ev.r_repeat, expected, atol=1e-12)
+    np.testing.assert_allclose(ev.r_weight, 1 - np.asarray(expected), atol=1e-12)
+
+
+def test_zero_propensity_changes_nothing():
+    case = _random_case(0, {})
+    zero = _random_case(0, {"default_copy_propensity": 0.0, "copy_propensity": {"blog": 0.0}})
+    np.testing.assert_array_equal(belief.infer(case).log_odds, belief.infer(zero).log_odds)
+
+
+def test_agreeing_repeaters_no_longer_drive_a_claim_to_certainty():
+    """Ten blogs repeat one outlet's confirm: with the copy model they count for little."""
+    t0 = datetime(2017, 12, 1)
+    reports = [{"claim_id": "deal", "source_id": "outlet", "stance": "confirm",
+                "time": t0.isoformat()}]  # fmt: skip
+    reports += [{"claim_id": "deal", "source_id": f"blog{j}", "stance": "confirm",
+                 "time": (t0 + timedelta(hours=j + 1)).isoformat()} for j in range(10)]  # fmt: skip
+    sources = [{"source_id": "outlet", "kind": "media"}] + [
+        {"source_id": f"blog{j}", "kind": "blog"} for j in range(10)]  # fmt: skip
+    case = case_from_records({"sources": sources, "reports": reports,
+                              "config": {"base_rate": 0.5}})  # fmt: skip
+    naive = belief.infer(case).p("deal")
+    aware = belief.infer(case, config={"copy_propensity": {"blog": 0.9}}).p("deal")
+    one = belief.infer(case.replace(reports=case.reports[:1])).p("deal")
+    assert naive > 0.95
+    assert one < aware < 0.9  # more than the outlet alone, far from certainty
+    table = belief.repeat_table(case, {"copy_propensity": {"blog": 0.9}})
+    assert (table.loc[table.source_id != "outlet", "repeats"] == "outlet").all()
+    assert table.loc[table.source_id == "outlet", "p_repeat"].item() == 0.0
+
+
+def test_repeat_probability_formula():
+    got = repeat_probability(np.array([0.3]), np.array([4]), np.array([3]), np.array([0.6]))
+    assert got[0] == pytest.approx(0.3 * 0.75 / (0.3 * 0.75 + 0.7 * 0.6))
+
+
+def test_propensity_must_be_below_one():
+    with pytest.raises(belief.ValidationError, match=r"copy_propensity\['blog'\]"):
+        belief.Config(copy_propensity={"blog": 1.0})
