@@ -32,7 +32,7 @@ weights from the compiler, so they all agree; the weights are computed once, bef
 the repeat model of AccuCopy (Dong, Berti-Equille and Srivastava, VLDB 2009) with the copier
 choosing among earlier reports, reduced to a per-report weight; :func:`belief.calibrate` learns
 ``pi`` per source from resolved claims, where the tell is agreeing with earlier reports on claims
-that turned out false (:mod:`belief.calibration._copies`).
+that turned out false (:func:`belief.calibrate`).
 """
 
 from __future__ import annotations

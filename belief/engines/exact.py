@@ -110,8 +110,16 @@ def _component_loglik(ev: Evidence, claims: list[int]) -> tuple[np.ndarray, np.n
     return srcs, counts  # counts[0] = confirms, counts[1] = denies
 
 
-def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
-    """Exact posterior log-odds of each claim in one component."""
+def _enumerate(ev: Evidence, claims: list[int], cache: dict | None = None) -> np.ndarray:
+    """Exact posterior log-odds of each claim in one component.
+
+    ``cache`` keeps each component's states and their log-likelihood (which do not depend on
+    the claims' prior): learning the base rate re-evaluates the posterior at many priors.
+    """
+    key = ("enumerate", tuple(claims))
+    if cache is not None and key in cache:
+        states, ll_sum = cache[key]
+        return _state_logodds(states, states @ ev.prior_logodds[claims] + ll_sum)
     states = _states(claims, ev.groups)
     srcs, counts = _component_loglik(ev, claims)
     conf, deny = counts[0], counts[1]
@@ -124,9 +132,16 @@ def _enumerate(ev: Evidence, claims: list[int]) -> np.ndarray:
         n_cf, n_df = conf.sum(1) - n_ct, deny.sum(1) - n_dt
         # Beta-Binomial marginal likelihood in log space, stable for huge counts and priors
         ll = log_beta_ratio(a_se, b_se, n_ct, n_dt) + log_beta_ratio(a_sp, b_sp, n_df, n_cf)
-        log_joint[start : start + len(t)] = t @ ev.prior_logodds[claims] + ll.sum(axis=1)
-    out = np.empty(len(claims))
-    for k in range(len(claims)):
+        log_joint[start : start + len(t)] = ll.sum(axis=1)
+    if cache is not None:
+        cache[key] = (states, log_joint.copy())
+    return _state_logodds(states, states @ ev.prior_logodds[claims] + log_joint)
+
+
+def _state_logodds(states: np.ndarray, log_joint: np.ndarray) -> np.ndarray:
+    """Each claim's log-odds from the joint log weights of the enumerated states."""
+    out = np.empty(states.shape[1])
+    for k in range(states.shape[1]):
         on = states[:, k] == 1
         out[k] = logsumexp(log_joint[on]) - logsumexp(log_joint[~on])
     return out
@@ -138,7 +153,7 @@ def _one_group(ev: Evidence, claims: list[int]) -> list[int] | None:
     return blocks[0] if len(blocks) == 1 and len(blocks[0]) > 1 else None
 
 
-def _enumerate_group(ev: Evidence, claims: list[int]) -> np.ndarray:
+def _enumerate_group(ev: Evidence, claims: list[int], cache: dict | None = None) -> np.ndarray:
     """Exact log-odds of a component that is one group: its states are one-hot (or none true).
 
     Linear in the component's (claim, source) cells, whatever the group's size: with every
@@ -147,6 +162,10 @@ def _enumerate_group(ev: Evidence, claims: list[int]) -> np.ndarray:
     for the sources that reported on *j* only. The group marginal then follows from
     :func:`belief.core.groups.group_logodds`.
     """
+    ckey = ("group", tuple(claims))
+    if cache is not None and ckey in cache:
+        g = cache[ckey] + ev.prior_logodds[claims]
+        return group_logodds(g, [list(range(len(claims)))])
     mask = np.isin(ev.r_claim, claims)
     pos = np.searchsorted(np.sort(claims), ev.r_claim[mask])
     order = np.argsort(claims)
@@ -169,6 +188,8 @@ def _enumerate_group(ev: Evidence, claims: list[int]) -> np.ndarray:
     g_sorted = np.bincount(c_pos, delta, len(claims))
     g = np.empty(len(claims))
     g[order] = g_sorted
+    if cache is not None:
+        cache[ckey] = g.copy()
     g += ev.prior_logodds[claims]
     return group_logodds(g, [list(range(len(claims)))])
 
@@ -178,6 +199,7 @@ def posterior_logodds(
     config: Config,
     init: np.ndarray | None = None,
     only: set[int] | None = None,
+    cache: dict | None = None,
 ) -> tuple[np.ndarray, set[int]]:
     """Posterior log-odds of every claim in ``ev`` and the set of approximated claim indices.
 
@@ -188,14 +210,19 @@ def posterior_logodds(
     out = ev.prior_logodds.copy()  # claims left out by ``only`` keep their prior
     large: list[list[int]] = []
     limit = 2**config.max_enumeration
-    for comp in components(ev):
+    comps = cache.get("components") if cache is not None else None
+    if comps is None:
+        comps = components(ev)
+        if cache is not None:
+            cache["components"] = comps
+    for comp in comps:
         if only is not None and not only.intersection(comp):
             continue
         states = n_states(comp, ev.groups)
         if _one_group(ev, comp) is not None:
-            out[comp] = _enumerate_group(ev, comp)
+            out[comp] = _enumerate_group(ev, comp, cache)
         elif states <= limit and states * len(comp) <= MAX_CELLS:
-            out[comp] = _enumerate(ev, comp)
+            out[comp] = _enumerate(ev, comp, cache)
         else:
             large.append(comp)
     approx = {c for comp in large for c in comp}
@@ -273,12 +300,13 @@ def infer_exact(
     if ev.base_mask is None:
         lo, approx = posterior_logodds(ev, config, start, wanted)
     else:  # the base rate is learned: every claim counts (``only`` cannot narrow it)
+        cache: dict = {}  # the likelihood of each component's states does not depend on the rate
         rate, lo = learn_base_rate(
-            lambda r: posterior_logodds(with_base_rate(ev, r), config, start, None)[0],
+            lambda r: posterior_logodds(with_base_rate(ev, r), config, start, None, cache)[0],
             ev.base_mask, ev.base_prior,
         )  # fmt: skip
         ev = with_base_rate(ev, rate)
-        lo, approx = posterior_logodds(ev, config, lo, None)
+        lo, approx = posterior_logodds(ev, config, lo, None, cache)
         diagnostics["base_rate"] = rate
     # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)

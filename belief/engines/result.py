@@ -97,7 +97,8 @@ class BeliefResult:
     --------
     >>> import belief
     >>> case = belief.case_from_records({"reports": [
-    ...     {"claim_id": "c", "source_id": "a", "stance": "confirm"}]})
+    ...     {"claim_id": "c", "source_id": "a", "stance": "confirm"}],
+    ...     "config": {"base_rate": 0.5}})
     >>> res = belief.infer(case)
     >>> res
     BeliefResult(method='exact', claims=1, interval='none')

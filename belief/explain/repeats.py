@@ -1,10 +1,11 @@
 """Which reports are probably unattributed repeats, of whom, and how much weight they kept.
 
-:func:`repeat_table` lists, for a case and its settings (for instance calibrated priors applied
-with :func:`belief.apply_priors`), every confirm or deny with its repeat probability (the
-compiler's rule, :mod:`belief.core.repeats`), the earliest earlier report by another source with
-the same stance (the report it most likely goes back to) and the weight it keeps. The report and
-``belief run`` print the probable repeats in the analyst's words with :func:`describe_repeats`.
+:func:`belief.repeat_table` lists, for a case and its settings (for instance calibrated
+priors applied with :func:`belief.apply_priors`), every confirm or deny with its repeat
+probability (the compiler's rule, :mod:`belief.core.repeats`), the earliest earlier report by
+another source with the same stance (the report it most likely goes back to) and the weight it
+keeps. The report and ``belief run`` print the probable repeats in the analyst's words with
+:func:`describe_repeats`.
 """
 
 from __future__ import annotations
@@ -94,8 +95,9 @@ def describe_repeats(table: pd.DataFrame, threshold: float = 0.5) -> list[str]:
     out = []
     for row in table.itertuples(index=False):
         if row.p_repeat >= threshold:
+            verb = "confirms" if row.stance == "confirm" else "denies"
             out.append(
-                f"{row.source_id} {row.stance}s {row.claim_id} — probably repeats "
+                f"{row.source_id} {verb} {row.claim_id} — probably repeats "
                 f"{row.repeats}, p = {row.p_repeat:.2g} (keeps weight {row.weight:.2g})"
             )
     return out

@@ -124,7 +124,8 @@ def what_if_table(
     --------
     >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"sources": [{"source_id": "a", "kind": "blog"}],
-    ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]})
+    ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}],
+    ...     "config": {"base_rate": 0.5}})  # a flat prior: P(true) = the sensitivity
     >>> what_if_table(case, "c", source="a", values=[0.5, 0.8]).round(3).values.tolist()
     [[0.5, 'c', 0.5], [0.8, 'c', 0.8]]
     """

@@ -148,7 +148,8 @@ def plot_what_if(
     --------
     >>> from belief.data.io import case_from_records
     >>> case = case_from_records({"sources": [{"source_id": "a", "kind": "blog"}],
-    ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}]})
+    ...     "reports": [{"claim_id": "c", "source_id": "a", "stance": "confirm"}],
+    ...     "config": {"base_rate": 0.5}})  # a flat prior: P(true) = the sensitivity
     >>> ax = plot_what_if(case, "c", kind="blog", values=[0.5, 0.7, 0.9]).axes[0]
     >>> [round(float(v), 2) for v in ax.lines[0].get_ydata()]
     [0.5, 0.7, 0.9]

@@ -151,8 +151,8 @@ class Config:
     Parameters
     ----------
     base_rate : float, "learn" or None
-        Prior P(true) of claims without their own ``prior``, in (0, 1) (default 0.5).
-        ``"learn"`` (stored as ``None``) learns it from the data by empirical Bayes in every
+        Prior P(true) of claims without their own ``prior``, in (0, 1). Not given (``None``,
+        the default, or ``"learn"``), it is learned from the data by empirical Bayes in every
         engine (:mod:`belief.core.base_rate`); the learned value is in the result's
         ``diagnostics``.
     base_rate_prior : (float, float)
@@ -203,7 +203,7 @@ class Config:
     belief.exceptions.ValidationError: config copy_weight: expected a number in [0, 1] but got 2
     """
 
-    base_rate: float | None = 0.5  # or "learn" (stored as None)
+    base_rate: float | None = None  # or "learn" (stored as None): learned from the data
     base_rate_prior: tuple[float, float] = (5.0, 5.0)
     signal_effects: Mapping[str, float] = field(default_factory=dict)
     default_signal_effect: float = math.log(3.0)

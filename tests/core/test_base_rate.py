@@ -66,10 +66,12 @@ def test_every_engine_learns_the_closed_form_rate_with_known_reliabilities():
     assert inc.diagnostics["base_rate"] == pytest.approx(expected, abs=1e-6)
 
 
-def test_the_default_base_rate_is_one_half_and_not_learned():
+def test_the_base_rate_is_learned_when_not_given():
     case = case_from_records({"reports": [{"claim_id": "c", "source_id": "s",
                                            "stance": "confirm"}]})  # fmt: skip
-    assert "base_rate" not in belief.infer(case).diagnostics
+    res = belief.infer(case)
+    # one claim, Beta(5, 5) hyperprior: rate = (P + 4) / 9 at the fixed point
+    assert res.diagnostics["base_rate"] == pytest.approx((res.p("c") + 4) / 9, abs=1e-9)
 
 
 def test_a_given_base_rate_is_not_learned():

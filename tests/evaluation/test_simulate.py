@@ -1,4 +1,4 @@
-"""Tests of :mod:`belief.evaluation.simulate`: generative story, reproducibility, Bayes oracle.
+"""Tests of :mod:`belief.evaluation.simulate`: generative story, reproducibility, repeats.
 
 Statistical checks use fixed seeds and a 3-standard-error tolerance: they pin the story (rates,
 alignment, groups, copies) rather than exact draws.
@@ -6,7 +6,7 @@ alignment, groups, copies) rather than exact draws.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 import math
 import os
 import subprocess
@@ -19,13 +19,12 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit
 
-from belief.data.types import Case, Claim, Report, Signal, Source
+from belief.data.types import Case, Report
 from belief.evaluation.simulate import (
     COPIER_KIND,
     DEFAULT_KINDS,
     KindSpec,
     SimulationTruth,
-    oracle_posterior,
     simulate_case,
 )
 from belief.exceptions import ValidationError
@@ -267,126 +266,137 @@ def test_copies_repeat_an_existing_report():
     assert len({(r.claim_id, r.source_id, r.derived_from) for r in copies}) == len(copies)
 
 
-# --- the Bayes oracle --------------------------------------------------------------------------
-
-
-def _brute_force(case: Case, truth: SimulationTruth) -> dict[str, float]:
-    """P(T_c = 1 | data) by enumerating every truth assignment, with direct probabilities."""
-    ids = case.claim_ids
-    claim = {c.claim_id: c for c in case.claims}
-    side = {s.source_id: s.side for s in case.sources}
-    lo = dict.fromkeys(ids, math.log(truth.base_rate / (1 - truth.base_rate)))
-    for g in case.signals:
-        lo[g.claim_id] += g.direction * truth.signal_effects[g.kind]
-    post, total = dict.fromkeys(ids, 0.0), 0.0
-    for state in itertools.product((0, 1), repeat=len(ids)):
-        t = dict(zip(ids, state, strict=True))
-        per_group = Counter(claim[c].group for c in ids if t[c] and claim[c].group)
-        if any(v > 1 for v in per_group.values()):
-            continue
-        w = math.prod(math.exp(lo[c]) if t[c] else 1.0 for c in ids)
-        for r in case.reports:
-            if r.derived_from is not None:
-                continue  # a copy repeats its original whatever the truth: a constant factor
-            if r.stance == "neutral":
-                w *= P_NEUTRAL
-                continue
-            a = truth.side_effect * _align(side.get(r.source_id), claim[r.claim_id].favors)
-            if t[r.claim_id]:
-                p_confirm = 1 / (1 + math.exp(-(logit(truth.sensitivity[r.source_id]) + a)))
-            else:
-                p_confirm = 1 / (1 + math.exp(logit(truth.specificity[r.source_id]) - a))
-            w *= (1 - P_NEUTRAL) * (p_confirm if r.stance == "confirm" else 1 - p_confirm)
-        total += w
-        for c in ids:
-            post[c] += w * t[c]
-    return {c: post[c] / total for c in ids}
-
-
-def _hand_case() -> tuple[Case, SimulationTruth]:
-    claims = (
-        Claim("c1", favors="gov", group="g"),
-        Claim("c2", favors="opp", group="g"),
-        Claim("c3", group="g"),
-        Claim("c4", favors="gov"),
-        Claim("c5"),
+@pytest.mark.parametrize("p_repeat", [0.0, 0.5])
+def test_copiers_copy_the_final_stance_of_every_report(p_repeat):
+    case = simulate_case(
+        200, 15, density=0.3, n_copiers=2, p_copy=0.8, p_repeat=p_repeat, random_seed=13
     )
-    sources = (Source("s1", side="gov"), Source("s2", side="opp"), Source("s3"), Source("agg"))
-    reports = tuple(
-        Report(c, s, st, derived_from=d)
-        for c, s, st, d in [
-            ("c1", "s1", "confirm", None), ("c1", "s2", "deny", None),
-            ("c2", "s3", "confirm", None), ("c2", "agg", "confirm", "s3"),
-            ("c3", "s2", "deny", None), ("c3", "s1", "neutral", None),
-            ("c4", "s1", "confirm", None), ("c4", "s2", "confirm", None),
-            ("c4", "s3", "deny", None), ("c5", "s2", "deny", None),
-        ]
-    )  # fmt: skip
-    signals = (Signal("g1", "c2", "rhetoric", -1), Signal("g2", "c5", "official", 1))
-    truth = SimulationTruth(
-        truth={},
-        sensitivity={"s1": 0.8, "s2": 0.65, "s3": 0.9},
-        specificity={"s1": 0.7, "s2": 0.85, "s3": 0.6},
-        kind_means={},
-        kind_sd={},
-        side_effect=0.8,
-        signal_effects={"rhetoric": 1.0, "official": 1.5},
-        base_rate=0.35,
-    )
-    return Case(claims, sources, reports, signals), truth
+    kinds = {s.source_id: s.kind for s in case.sources}
+    reports = {
+        (r.claim_id, r.source_id): r for r in case.reports if kinds[r.source_id] != COPIER_KIND
+    }
+    copies = [r for r in case.reports if kinds[r.source_id] == COPIER_KIND]
+    assert copies and all(r.derived_from is not None for r in copies)
+    for r in copies:  # the stance of the report copied, after it became a repeat or not
+        assert reports[(r.claim_id, r.derived_from)].stance == r.stance
 
 
-def test_oracle_matches_brute_force_on_hand_made_case():
-    case, truth = _hand_case()
-    post = oracle_posterior(case, truth)
-    assert post == pytest.approx(_brute_force(case, truth), rel=1e-10)
-    assert post["c1"] + post["c2"] + post["c3"] < 1
+# --- unattributed repeats (circular reporting) ------------------------------------------------
+
+#: sha256 prefixes of repr((claims, sources, reports, signals)) drawn before repeats existed
+GOLDEN = [
+    ({"n_claims": 60, "n_sources": 8, "n_copiers": 2, "group_size": 3}, 5, "5f7e40d6a878e6a7"),
+    ({}, 0, "6f0ad3655c068187"),
+]
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_oracle_matches_brute_force_on_tiny_simulated_cases(seed):
-    case, truth = simulate_case(
-        7,
-        4,
-        group_size=3,
-        density=0.7,
-        n_copiers=1,
-        p_copy=1.0,
-        p_signal=0.5,
-        random_seed=seed,
+@pytest.mark.parametrize(("kwargs", "seed", "digest"), GOLDEN)
+def test_seeds_draw_the_same_cases_as_before_repeats(kwargs, seed, digest):
+    case, truth = simulate_case(**kwargs, random_seed=seed, return_truth=True)
+    parts = (case.claims, case.sources, case.reports, case.signals)
+    assert hashlib.sha256(repr(parts).encode()).hexdigest()[:16] == digest
+    assert truth.repeats == {} and truth.p_cited == 0.0
+    assert set(truth.copy_propensity.values()) == {0.0}
+    assert set(truth.copy_propensity) == set(truth.sensitivity)
+
+
+REPEATS = {"media": 0.3, "blog": 0.7}
+P_CITED = 0.4
+
+
+@pytest.fixture(scope="module")
+def repeating() -> tuple[Case, SimulationTruth]:
+    """A dense world where media outlets and blogs repeat earlier reports."""
+    return simulate_case(
+        1500,
+        30,
+        density=0.25,
+        p_repeat=REPEATS,
+        p_cited=P_CITED,
+        n_copiers=2,
+        random_seed=17,
         return_truth=True,
     )
-    assert any(r.derived_from for r in case.reports)
-    post = oracle_posterior(case, truth)
-    assert post == pytest.approx(_brute_force(case, truth), rel=1e-10)
 
 
-def test_oracle_single_report_closed_form():
-    case = Case((Claim("c"),), (Source("s"),), (Report("c", "s", "confirm"),))
-    truth = SimulationTruth({}, {"s": 0.8}, {"s": 0.7}, {}, {}, 1.0, {}, 0.5)
-    assert oracle_posterior(case, truth)["c"] == pytest.approx(0.8 / (0.8 + 0.3))
+def _eligible(case: Case, truth: SimulationTruth) -> list[Report]:
+    """Informative reports of non-copier sources that have an earlier one on their claim."""
+    by_claim = defaultdict(list)
+    for r in case.reports:
+        if r.stance != "neutral" and r.source_id in truth.sensitivity:
+            by_claim[r.claim_id].append(r)
+    out = []
+    for rows in by_claim.values():
+        out += sorted(rows, key=lambda r: (r.time, r.source_id))[1:]
+    return out
 
 
-def test_oracle_is_accurate_and_calibrated_in_a_dense_world():
-    case, truth = simulate_case(
-        1500, 30, density=0.3, n_copiers=2, random_seed=12, return_truth=True
+def test_propensities_are_per_kind(repeating):
+    case, truth = repeating
+    kinds = {s.source_id: s.kind for s in case.sources}
+    assert truth.p_cited == P_CITED
+    assert truth.copy_propensity == {s: REPEATS.get(kinds[s], 0.0) for s in truth.sensitivity}
+
+
+def test_share_of_repeats_per_kind_is_the_propensity(repeating):
+    case, truth = repeating
+    kinds = {s.source_id: s.kind for s in case.sources}
+    eligible = _eligible(case, truth)
+    assert set(truth.repeats) <= {(r.claim_id, r.source_id) for r in eligible}
+    for kind in ("wire", "media", "blog"):
+        rows = [r for r in eligible if kinds[r.source_id] == kind]
+        n, rho = len(rows), REPEATS.get(kind, 0.0)
+        k = sum((r.claim_id, r.source_id) in truth.repeats for r in rows)
+        assert n > 500 and _within(k, n * rho, math.sqrt(n * rho * (1 - rho))), (kind, k, n)
+
+
+def test_share_of_cited_repeats_is_p_cited(repeating):
+    case, truth = repeating
+    mine = {(r.claim_id, r.source_id): r for r in case.reports if r.source_id in truth.sensitivity}
+    n = len(truth.repeats)
+    cited = sum(mine[key].derived_from is not None for key in truth.repeats)
+    assert _within(cited, n * P_CITED, math.sqrt(n * P_CITED * (1 - P_CITED)))
+    originals = [r for key, r in mine.items() if key not in truth.repeats]
+    assert all(r.derived_from is None for r in originals)
+
+
+def test_every_repeat_copies_an_earlier_report_of_the_named_source(repeating):
+    case, truth = repeating
+    mine = {(r.claim_id, r.source_id): r for r in case.reports if r.source_id in truth.sensitivity}
+    for (claim_id, source_id), of in truth.repeats.items():
+        rep, orig = mine[(claim_id, source_id)], mine[(claim_id, of)]
+        assert rep.stance == orig.stance != "neutral"
+        assert (orig.time, orig.source_id) < (rep.time, rep.source_id)
+        assert rep.derived_from in (None, of)
+
+
+def test_repeats_change_only_stances_and_citations():
+    kw = {"n_claims": 300, "n_sources": 20, "density": 0.3, "n_copiers": 1, "random_seed": 4}
+    (plain, t0), (rep, t1) = (
+        simulate_case(**kw, p_repeat=p, p_cited=0.5, return_truth=True) for p in (0.0, 0.5)
     )
-    post = oracle_posterior(case, truth)
-    p, y = np.array([post[c] for c in case.claim_ids]), truth.truth_array(case.claim_ids)
-    brier = np.mean((p - y) ** 2)
-    assert brier < 0.25 and brier < 0.5 * np.mean((y.mean() - y) ** 2)
-    for part in (p < 0.5, p >= 0.5):  # calibration in the large, on each half
-        assert _within(y[part].sum(), p[part].sum(), math.sqrt((p[part] * (1 - p[part])).sum()))
+    assert plain.claims == rep.claims and plain.sources == rep.sources
+    assert plain.signals == rep.signals and t0.truth == t1.truth
+    assert t0.sensitivity == t1.sensitivity and t1.repeats
+    key = lambda r: (r.claim_id, r.source_id, r.time)  # noqa: E731
+    assert sorted(map(key, plain.reports)) == sorted(map(key, rep.reports))
+    mine = {(r.claim_id, r.source_id): r for r in plain.reports if r.source_id in t0.sensitivity}
+    for r in rep.reports:
+        if r.source_id in t1.sensitivity and (r.claim_id, r.source_id) not in t1.repeats:
+            assert r == mine[(r.claim_id, r.source_id)]
 
 
-def test_oracle_rejects_unknown_sources_and_signal_kinds():
-    case, truth = _hand_case()
-    extra = case.replace(reports=(*case.reports, Report("c5", "zz", "confirm")))
-    with pytest.raises(ValidationError, match="'zz'"):
-        oracle_posterior(extra, truth)
-    extra = case.replace(signals=(*case.signals, Signal("g9", "c1", "mystery")))
-    with pytest.raises(ValidationError, match="'mystery'"):
-        oracle_posterior(extra, truth)
+def test_repeat_propensity_one_makes_every_eligible_report_a_repeat():
+    case, truth = simulate_case(
+        100, 10, density=0.5, p_repeat=1.0, random_seed=6, return_truth=True
+    )
+    eligible = {(r.claim_id, r.source_id) for r in _eligible(case, truth)}
+    assert set(truth.repeats) == eligible
+    by_claim = defaultdict(set)
+    for r in case.reports:
+        if r.stance != "neutral":
+            by_claim[r.claim_id].add(r.stance)
+    assert all(len(stances) == 1 for stances in by_claim.values())  # the first report's stance
 
 
 # --- argument validation -----------------------------------------------------------------------
@@ -403,6 +413,14 @@ def test_oracle_rejects_unknown_sources_and_signal_kinds():
         ({"density": 1.5}, r"density should be in \[0, 1\] but got 1.5"),
         ({"p_neutral": -0.1}, r"p_neutral should be in \[0, 1\] but got -0.1"),
         ({"p_copy": 2}, r"p_copy should be in \[0, 1\] but got 2"),
+        ({"p_repeat": 1.5}, r"p_repeat should be in \[0, 1\] but got 1.5"),
+        ({"p_repeat": {"blog": -0.1}}, r"p_repeat\['blog'\] should be in \[0, 1\] but got -0.1"),
+        (
+            {"p_repeat": {"tv": 0.5}},
+            r"a p_repeat key should be one of the source kinds \['blog', 'media', 'wire'\] "
+            r"but got 'tv'",
+        ),
+        ({"p_cited": 2}, r"p_cited should be in \[0, 1\] but got 2"),
         ({"base_rate": 1.0}, r"base_rate should be in the open interval \(0, 1\) but got 1.0"),
         ({"side_effect": float("nan")}, r"side_effect should be a finite number but got nan"),
         ({"days": 0}, r"days should be > 0 but got 0"),
