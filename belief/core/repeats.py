@@ -17,9 +17,10 @@ before is impossible, so the first report of each stance is never a repeat.
 
 Given the stance ``x`` of report *r*, the share ``q_r`` of earlier reports by other sources with
 the same stance is the repeat likelihood, and the independent likelihood is the source's
-predictive probability of ``x`` before seeing the claim's reports,
-``P(x) = P(true) E[sens] + P(false) (1 - E[spec])`` for a confirm (the claim's prior, with its
-signals, and the mean of the source's reliability prior). The *repeat probability*
+predictive probability of ``x`` given what was reported *before* it,
+``P(x) = P(true | earlier) E[sens] + P(false | earlier) (1 - E[spec])`` for a confirm (the claim's
+prior, with its signals, updated by the earlier reports on the claim, each with the mean of its
+source's reliability prior and the weight it kept). The *repeat probability*
 
 .. math::
 
@@ -172,16 +173,30 @@ def repeat_weights(
         ``(n_reports, 4)`` reliability prior of each report's channel: ``a_se, b_se, a_sp, b_sp``.
     """
     rho = np.zeros(len(claim))
-    idx = np.flatnonzero(suspect & (propensity > 0))
-    if not len(idx):
-        return rho
     s_idx = np.flatnonzero(suspect)
-    m, k = earlier_shares(claim[s_idx], source[s_idx], confirm[s_idx], order[s_idx])
-    pos = np.searchsorted(s_idx, idx)
-    pr = priors[idx]
+    if not (propensity[s_idx] > 0).any():
+        return rho
+    c, x, o, pi = claim[s_idx], confirm[s_idx], order[s_idx], propensity[s_idx]
+    m, k = earlier_shares(c, source[s_idx], x, o)
+    pr = priors[s_idx]
     sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
-    pt = p_true[claim[idx]]
-    p_conf = pt * sens + (1.0 - pt) * (1.0 - spec)
-    p_x = np.where(confirm[idx], p_conf, 1.0 - p_conf)
-    rho[idx] = repeat_probability(propensity[idx], m[pos], k[pos], p_x)
+    llr = np.where(x, np.log(sens) - np.log1p(-spec), np.log1p(-sens) - np.log(spec))
+    p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
+    cum = np.log(p0) - np.log1p(-p0)  # per claim: prior log-odds plus the evidence so far
+    # position of each report among its claim's reports, in the copy order
+    srt = np.lexsort((o, c))
+    first = np.r_[True, c[srt][1:] != c[srt][:-1]] if len(srt) else np.zeros(0, bool)
+    start = np.maximum.accumulate(np.where(first, np.arange(len(srt)), 0))
+    rank = np.empty(len(srt), np.int64)
+    rank[srt] = np.arange(len(srt)) - start
+    by_rank = np.argsort(rank, kind="stable")
+    cuts = np.cumsum(np.bincount(rank))[:-1]
+    out = np.zeros(len(s_idx))
+    for sel in np.split(by_rank, cuts):  # one report per claim at each position
+        pt = 1.0 / (1.0 + np.exp(-cum[c[sel]]))
+        p_conf = pt * sens[sel] + (1.0 - pt) * (1.0 - spec[sel])
+        p_x = np.where(x[sel], p_conf, 1.0 - p_conf)
+        out[sel] = repeat_probability(pi[sel], m[sel], k[sel], p_x)
+        cum[c[sel]] += (1.0 - out[sel]) * llr[sel]
+    rho[s_idx] = out
     return rho

@@ -189,6 +189,7 @@ def timeline(
     sub = _subcase(case, claim_ids)
     runs = _Steps(sub, config)
     items = _items(case, sub)
+    notes = {k: _note(v) for k, v in _repeats(case, config).items() if v[0] >= 0.5}
     steps: list[tuple[datetime | None, list[_Item]]] = [(None, [])]
     for it in items:
         if len(steps) > 1 and steps[-1][0] == it.time:
@@ -200,7 +201,7 @@ def timeline(
     for k, (t, added) in enumerate(steps):
         seen += added
         lo = runs.logodds(seen, lo, claim_ids)  # warm start from the previous step
-        events = "; ".join(it.label for it in added) or "prior"
+        events = "; ".join(it.label + notes.get(it.item_id, "") for it in added) or "prior"
         for c in claim_ids:
             rows.append((k, t, events, c, float(expit(lo[c])), float(lo[c])))
     runs.warn("timeline")
@@ -208,6 +209,23 @@ def timeline(
     df = pd.DataFrame(rows, columns=cols)
     df["time"] = pd.to_datetime(df["time"])
     return df
+
+
+def _repeats(case: Case, config: Config) -> dict[str, tuple[float, str, float]]:
+    """``report_id -> (p_repeat, repeats, weight)`` when copy propensities are set, else empty."""
+    if not (
+        config.default_copy_propensity or config.copy_propensity or config.source_copy_propensity
+    ):
+        return {}
+    from belief.explain.repeats import repeat_table
+
+    t = repeat_table(case, config)
+    return {r.report_id: (r.p_repeat, r.repeats, r.weight) for r in t.itertuples(index=False)}
+
+
+def _note(rep: tuple[float, str, float]) -> str:
+    p, original, weight = rep
+    return f" — probably repeats {original}, p = {p:.2g} (keeps weight {weight:.2g})"
 
 
 def contributions(
@@ -218,8 +236,10 @@ def contributions(
     Returns
     -------
     DataFrame
-        ``item_id, type, label, time, source_id, stance, is_copy, sequential, loo``, in time
-        order. ``df.attrs`` holds ``prior_logodds`` and ``posterior_logodds``.
+        ``item_id, type, label, time, source_id, stance, is_copy, sequential, loo, p_repeat,
+        repeats``, in time order (``p_repeat`` and ``repeats``: the report's repeat probability
+        and the source it probably repeats, :func:`belief.repeat_table`; 0 and empty when no
+        copy propensity is set); a probable repeat's label says so. ``df.attrs`` holds ``prior_logodds`` and ``posterior_logodds``.
 
     Examples
     --------
@@ -248,17 +268,24 @@ def contributions(
         for k in range(len(items))
     ]
     runs.warn("contributions")
+    rep = _repeats(case, config)
+    none = (0.0, "", 1.0)
     df = pd.DataFrame(
         {
             "item_id": [it.item_id for it in items],
             "type": [it.kind for it in items],
-            "label": [it.label for it in items],
+            "label": [
+                it.label + (_note(rep[it.item_id]) if rep.get(it.item_id, none)[0] >= 0.5 else "")
+                for it in items
+            ],
             "time": pd.to_datetime([it.time for it in items]),
             "source_id": [getattr(it.obj, "source_id", None) for it in items],
             "stance": [getattr(it.obj, "stance", None) for it in items],
             "is_copy": [getattr(it.obj, "derived_from", None) is not None for it in items],
             "sequential": np.diff(path),
             "loo": loo,
+            "p_repeat": [rep.get(it.item_id, none)[0] for it in items],
+            "repeats": [rep.get(it.item_id, none)[1] for it in items],
         }
     )
     df.attrs.update(prior_logodds=path[0], posterior_logodds=full)

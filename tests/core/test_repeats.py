@@ -44,7 +44,7 @@ def _random_case(seed: int, propensity: dict) -> belief.Case:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_compiled_weights_match_the_rule_written_per_report(seed):
-    """rho = pi q / (pi q + (1 - pi) P(x)), q the share of earlier same-stance reports."""
+    """rho = pi q / (pi q + (1 - pi) P(x | earlier)), q the share of earlier same-stance reports."""
     cfg = {"copy_propensity": {"blog": 0.7, "media": 0.3}}
     case = _random_case(seed, cfg)
     config = belief.Config.from_case(case)
@@ -56,20 +56,24 @@ def test_compiled_weights_match_the_rule_written_per_report(seed):
     p_true = {c: (odds / (1 + 2 * odds) if c in ("c0", "c1") else 0.4) for c in case.claim_ids}
     key = [(r.time, r.source_id, 0 if r.stance == "confirm" else 1, i)
            for i, r in enumerate(case.reports)]  # fmt: skip
-    expected = []
-    for i, r in enumerate(case.reports):
+    expected = [0.0] * len(case.reports)
+    lo = {c: np.log(p / (1 - p)) for c, p in p_true.items()}  # the claims' evidence so far
+    for i in sorted(range(len(case.reports)), key=lambda i: key[i]):
+        r = case.reports[i]
         earlier = [j for j, o in enumerate(case.reports) if o.claim_id == r.claim_id
                    and o.source_id != r.source_id and key[j] < key[i]]  # fmt: skip
         same = [j for j in earlier if case.reports[j].stance == r.stance]
         sp = resolve_source_prior(case.source_map()[r.source_id], config.kind_priors,
                                   config.default_prior)  # fmt: skip
-        pc = p_true[r.claim_id] * sp.sensitivity.mean + (1 - p_true[r.claim_id]) * (
-            1 - sp.specificity.mean
-        )
+        se, sp_ = sp.sensitivity.mean, sp.specificity.mean
+        pt = 1 / (1 + np.exp(-lo[r.claim_id]))
+        pc = pt * se + (1 - pt) * (1 - sp_)
         px = pc if r.stance == "confirm" else 1 - pc
         p = pi[kind[r.source_id]]
         q = len(same) / len(earlier) if earlier else 0.0
-        expected.append(p * q / (p * q + (1 - p) * px) if p * q > 0 else 0.0)
+        expected[i] = p * q / (p * q + (1 - p) * px) if p * q > 0 else 0.0
+        llr = np.log(se / (1 - sp_)) if r.stance == "confirm" else np.log((1 - se) / sp_)
+        lo[r.claim_id] += (1 - expected[i]) * llr
     np.testing.assert_allclose(ev.r_repeat, expected, atol=1e-12)
     np.testing.assert_allclose(ev.r_weight, 1 - np.asarray(expected), atol=1e-12)
 
