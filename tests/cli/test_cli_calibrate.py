@@ -136,3 +136,22 @@ def test_accuracy_benchmark_runs_on_a_small_world():
     assert table["engine"].tolist() == list(eng)
     assert (table["brier"] < 0.25).all() and (table["seconds_per_fit"] > 0).all()
     assert "| majority vote |" in bench.markdown(table)
+
+
+def test_calibrate_prints_and_writes_the_learned_copy_propensities(tmp_path, capsys):
+    case = simulate_case(300, 20, density=0.3, p_repeat={"blog": 0.8}, p_cited=0.0,
+                         side_effect=0.0, random_seed=2)  # fmt: skip
+    write_tables(case, tmp_path)
+    out = tmp_path / "priors.json"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["calibrate", *_args(tmp_path, *ALL), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "copy propensity (unattributed repeats)" in printed
+    priors = read_priors(out)
+    assert priors.kind_copy_propensity["blog"] > 0.5 > priors.kind_copy_propensity.get("wire", 0)
+    saved = json.loads(out.read_text())["copying"]
+    assert saved["kinds"]["blog"] == pytest.approx(priors.kind_copy_propensity["blog"])
+    # applied to a case, the propensities reach the engines
+    cfg = apply_priors(read_tables(**{k: tmp_path / f"{k}.csv" for k in ALL}), priors)
+    assert cfg.copy_propensity["blog"] == pytest.approx(priors.kind_copy_propensity["blog"])

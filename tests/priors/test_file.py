@@ -29,6 +29,9 @@ def priors() -> CalibratedPriors:
         source_kinds={"s1": "wire", "s2": None},
         side_effect=0.8,
         signal_effects={"hostile_rhetoric": 0.7},
+        copy_propensity={"s2": 0.6},
+        kind_copy_propensity={"blog": 0.4},
+        default_copy_propensity=0.1,
         provenance={"belief_version": "test", "n_claims": 10},
     )
 
@@ -99,6 +102,14 @@ def test_foreign_or_other_version_is_a_model_mismatch(tmp_path, content, match):
             lambda d: d["signal_effects"].update(hostile_rhetoric=None),
             "field 'signal_effects.hostile_rhetoric': expected a finite number",
         ),
+        (
+            lambda d: d["copying"]["sources"].update(s2=1.0),
+            r"field 'copying.sources.s2': expected a number in \[0, 1\)",
+        ),
+        (
+            lambda d: d["copying"].update(default=-0.1),
+            r"field 'copying.default': expected a number in \[0, 1\)",
+        ),
     ],
 )
 def test_malformed_fields_name_the_field(priors, tmp_path, edit, match):
@@ -168,3 +179,22 @@ def test_invalid_values_rejected_on_construction():
         CalibratedPriors(0.0, _sp(1, 1, 1, 1))
     with pytest.raises(ValidationError, match="side_effect"):
         CalibratedPriors(0.5, _sp(1, 1, 1, 1), side_effect=math.nan)
+
+
+def test_a_file_without_copying_loads_with_no_copy_propensity(priors, tmp_path):
+    """priors.json written before circular reporting was modelled: nothing is a repeat."""
+    data = priors.to_dict()
+    del data["copying"]
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(data))
+    old = read_priors(path)
+    assert old.copy_propensity == {} and old.kind_copy_propensity == {}
+    assert old.default_copy_propensity == 0.0
+
+
+def test_apply_priors_carries_the_copy_propensities(priors):
+    case = Case((Claim("c"),), (Source("s2", kind="blog"),), (Report("c", "s2", "confirm"),))
+    cfg = apply_priors(case, priors, {"source_copy_propensity": {"s2": 0.2}})
+    assert cfg.default_copy_propensity == 0.1
+    assert cfg.copy_propensity == {"blog": 0.4}
+    assert cfg.source_copy_propensity == {"s2": 0.2}  # the caller's own setting wins
