@@ -63,6 +63,7 @@ def learn_base_rate(
     *,
     start: float = 0.5,
     xtol: float = 1e-12,
+    max_steps: int = 200,
 ) -> tuple[float, np.ndarray]:
     """Solve the base-rate equation; return ``(rate, log_odds at rate)``.
 
@@ -79,6 +80,8 @@ def learn_base_rate(
         The first rate tried.
     xtol : float
         Tolerance on the logit of the rate.
+    max_steps : int
+        Bound on the EM and secant steps before the root is bracketed.
 
     Examples
     --------
@@ -94,30 +97,36 @@ def learn_base_rate(
     mask = np.asarray(mask, dtype=bool)
     n = int(mask.sum())
     a, b = prior
-    cache: dict[float, np.ndarray] = {}
+    seen: dict[float, tuple[float, np.ndarray]] = {}
 
     def gap(t: float) -> float:
-        lo = posterior_at(float(expit(t)))
-        cache[t] = lo
-        est = (float(expit(lo[mask]).sum()) + a - 1.0) / (n + a + b - 2.0)
-        return float(logit(est)) - t
+        if t not in seen:
+            lo = posterior_at(float(expit(t)))
+            est = (float(expit(lo[mask]).sum()) + a - 1.0) / (n + a + b - 2.0)
+            seen[t] = (float(logit(est)) - t, lo)
+        return seen[t][0]
 
     lo_t = float(logit((a - 1.0) / (n + a + b - 2.0)))
     hi_t = float(logit((n + a - 1.0) / (n + a + b - 2.0)))
-    t0 = float(np.clip(logit(start), lo_t, hi_t))
-    g0 = gap(t0)
-    if g0 == 0.0:
-        return float(expit(t0)), cache[t0]
-    # the root lies between the start and the bound on the side the gap points to
-    bound = hi_t if g0 > 0 else lo_t
-    g1 = gap(bound)
-    if g1 == 0.0:
-        return float(expit(bound)), cache[bound]
-    if np.sign(g1) == np.sign(g0):  # numerically at the bound
-        return float(expit(bound)), cache[bound]
-    t = float(brentq(gap, min(t0, bound), max(t0, bound), xtol=xtol, rtol=4 * np.finfo(float).eps))
-    lo = cache.get(t)
-    if lo is None:
-        gap(t)
-        lo = cache[t]
-    return float(expit(t)), lo
+    # From the start, EM steps (t + gap: monotone towards the root, F being increasing), then
+    # secant steps; Brent's method as soon as two points bracket the root. Every evaluation is
+    # an engine run warm-started near the answer, so far-away rates are never tried.
+    t_prev, t = None, float(np.clip(logit(start), lo_t, hi_t))
+    for _ in range(max_steps):
+        g = gap(t)
+        if abs(g) <= xtol:
+            return float(expit(t)), seen[t][1]
+        if t_prev is not None and np.sign(seen[t_prev][0]) != np.sign(g):
+            left, right = sorted((t_prev, t))
+            root = float(brentq(gap, left, right, xtol=xtol, rtol=4 * np.finfo(float).eps))
+            gap(root)
+            return float(expit(root)), seen[root][1]
+        g_prev = None if t_prev is None else seen[t_prev][0]
+        step = g  # the EM step
+        if g_prev is not None and g_prev != g:  # secant, at least the EM step, at most 4x it
+            secant = -g * (t - t_prev) / (g - g_prev)
+            step = float(np.clip(secant, g, 4.0 * g) if g > 0 else np.clip(secant, 4.0 * g, g))
+        t_prev, t = t, float(np.clip(t + step, lo_t, hi_t))
+        if t == t_prev:  # at a bound of the hyperprior's range
+            return float(expit(t)), seen[t][1]
+    return float(expit(t)), seen[t][1] if t in seen else (gap(t), seen[t][1])[1]

@@ -387,7 +387,7 @@ def infer_dask(
             last[0] = out[1]
             return _gather(e, out[5], out[4])[0]
 
-        rate = learn_base_rate(at, ev0.base_mask, ev0.base_prior)[0]
+        rate = learn_base_rate(at, ev0.base_mask, ev0.base_prior, xtol=max(tol, 1e-12))[0]
         ev0, extra["base_rate"] = with_base_rate(ev0, rate), rate
         parts = run.persist([_call(_shift, p, mask, float(logit(rate)) - start) for p in base])
         post, _, n_iter, ok, exact, done = solve(parts, last[0])

@@ -126,10 +126,15 @@ def run_vb(
     max_iter: int = 2000,
     damping: float | None = None,
     init: np.ndarray | None = None,
+    block: Block | None = None,
 ) -> tuple[np.ndarray, np.ndarray, Block, int, bool]:
-    """Sweeps to convergence: ``(log_odds, source posteriors, block, n_iter, converged)``."""
-    block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
-                  ev.r_confirm, ev.r_weight)  # fmt: skip
+    """Sweeps to convergence: ``(log_odds, source posteriors, block, n_iter, converged)``.
+
+    ``block`` (the reports' cells, :class:`Block`) is built from ``ev`` when not given.
+    """
+    if block is None:
+        block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
+                      ev.r_confirm, ev.r_weight)  # fmt: skip
     priors = _priors(ev)
     lo = group_logodds(ev.prior_logodds, ev.groups) if init is None else np.asarray(init, float)
     converged, it, schedule = False, 0, Damping(damping)
@@ -328,17 +333,19 @@ def _result(
     limit = min(exact_states, 2**config.max_enumeration)
     extra: dict[str, object] = {}
     if ev.base_mask is not None:  # learn the base rate (belief.core.base_rate)
-        warm = [init]
+        warm: list = [init, None]  # the last state, the reports' cells (built once)
 
         def at(rate: float) -> np.ndarray:
             e = with_base_rate(ev, rate)
-            lo = run_vb(e, tol=tol, max_iter=max_iter, damping=damping, init=warm[0])[0]
+            lo, _, warm[1], *_ = run_vb(e, tol=tol, max_iter=max_iter, damping=damping,
+                                        init=warm[0], block=warm[1])  # fmt: skip
             lo = lo.copy()
-            exact_small_components(e, lo, limit)
+            exact_small_components(e, lo, limit, warm[1])
             warm[0] = lo
             return lo
 
-        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior)
+        # the rate is known to the precision of the sweeps (tol on P(true))
+        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior, xtol=max(tol, 1e-12))
         ev, extra["base_rate"] = with_base_rate(ev, rate), rate
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip

@@ -182,7 +182,8 @@ class Belief(_Stream):
 
         if ev.base_mask is not None and ev.base_mask.any():  # learn the base rate, as fast
             rate = learn_base_rate(lambda r: at(with_base_rate(ev, r)), ev.base_mask,
-                                   ev.base_prior, start=self._rate)[0]  # fmt: skip
+                                   ev.base_prior, start=self._rate,
+                                   xtol=max(self.tol, 1e-12))[0]  # fmt: skip
             ev = with_base_rate(ev, rate)
             self._ell.v[:] = ev.prior_logodds
             self._rate = rate

@@ -239,7 +239,8 @@ def contributions(
         ``item_id, type, label, time, source_id, stance, is_copy, sequential, loo, p_repeat,
         repeats``, in time order (``p_repeat`` and ``repeats``: the report's repeat probability
         and the source it probably repeats, :func:`belief.repeat_table`; 0 and empty when no
-        copy propensity is set); a probable repeat's label says so. ``df.attrs`` holds ``prior_logodds`` and ``posterior_logodds``.
+        copy propensity is set); a probable repeat's label says so. ``df.attrs`` holds
+        ``prior_logodds`` and ``posterior_logodds``.
 
     Examples
     --------
