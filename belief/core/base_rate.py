@@ -103,6 +103,13 @@ def learn_base_rate(
         if t not in seen:
             lo = posterior_at(float(expit(t)))
             est = (float(expit(lo[mask]).sum()) + a - 1.0) / (n + a + b - 2.0)
+            if not np.isfinite(est):
+                from belief.exceptions import BeliefError
+
+                raise BeliefError(
+                    f"numerical failure learning the base rate: the posterior at rate "
+                    f"{float(expit(t)):.6g} is not finite; set base_rate to fix it"
+                )
             seen[t] = (float(logit(est)) - t, lo)
         return seen[t][0]
 

@@ -316,7 +316,11 @@ def compile_arrays(
             groups.setdefault(c.group, []).append(i)
     r_weight = weight[keep]
     full = r_weight == 1.0
-    r_repeat = _repeats(arrays, keep, lo, groups, priors[rank[inv]], sources, config)
+    declared = ~full  # declared copies (the joint model weighs them itself)
+    lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
+    if config.repeat_base_rate is not None:
+        lo_rep = lo + np.where(base_mask, logit(config.repeat_base_rate) - logit(rate), 0.0)
+    r_repeat = _repeats(arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config)
     if r_repeat.any():  # unattributed repeats count with their independent share
         r_weight = r_weight * (1.0 - r_repeat)
         full &= r_repeat < 0.5  # probably independent
@@ -338,7 +342,7 @@ def compile_arrays(
         channel_source=channel_source,
         channel_align=channel_align,
         r_align=r_align,
-        r_copy=~full,
+        r_copy=declared,
         r_repeat=r_repeat,
         base_mask=base_mask if config.base_rate is None else None,
         base_start=rate,

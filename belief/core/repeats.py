@@ -180,7 +180,12 @@ def repeat_weights(
     m, k = earlier_shares(c, source[s_idx], x, o)
     pr = priors[s_idx]
     sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
-    llr = np.where(x, np.log(sens) - np.log1p(-spec), np.log1p(-sens) - np.log(spec))
+    # log(1 - mean) from the Beta parameters: exact when the mean rounds to 1 (strength 1e12)
+    log_a_se = np.log(pr[:, 0]) - np.log(pr[:, 0] + pr[:, 1])
+    log_b_se = np.log(pr[:, 1]) - np.log(pr[:, 0] + pr[:, 1])
+    log_a_sp = np.log(pr[:, 2]) - np.log(pr[:, 2] + pr[:, 3])
+    log_b_sp = np.log(pr[:, 3]) - np.log(pr[:, 2] + pr[:, 3])
+    llr = np.where(x, log_a_se - log_b_sp, log_b_se - log_a_sp)
     p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
     cum = np.log(p0) - np.log1p(-p0)  # per claim: prior log-odds plus the evidence so far
     # position of each report among its claim's reports, in the copy order

@@ -82,10 +82,12 @@ class _Stream:
         self._claim, self._source = Growable(ra.claim, np.int64), Growable(ra.source, np.int64)
         self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
         self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
+        full = weight == 1.0  # counted in n_independent: full weight, probably not a repeat
         if self._repeats_on:
             p_true = expit(group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1]))
-            weight = weight * self._independent_share(ra, np.arange(len(ra.claim)), attr, p_true)
-        self._weight = Growable(weight, float)
+            share = self._independent_share(ra, np.arange(len(ra.claim)), attr, p_true)
+            weight, full = weight * share, full & (share > 0.5)
+        self._weight, self._full = Growable(weight, float), Growable(full, bool)
         self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
         np.add.at(self._n_reports.a, ra.claim, 1)
         self._lo.v[:] = group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
@@ -184,7 +186,11 @@ class _Stream:
             ell = self._ell.a[block] - np.where(self._base.a[block], shift, 0.0)
             lo = group_logodds(ell, [list(range(len(block)))])
             p_true = np.array([expit(lo[block.index(c)])])
-            weight = weight * self._independent_share(sub, idx, np.asarray(chans), p_true)
+            share = self._independent_share(sub, idx, np.asarray(chans), p_true)
+            self._full.a[idx] = (weight == 1.0) & (share > 0.5)
+            weight = weight * share
+        else:
+            self._full.a[idx] = weight == 1.0
         for k, i in enumerate(idx.tolist()):
             ch = chans[k]
             if ch != self._attr.a[i] or weight[k] != self._weight.a[i]:
@@ -213,7 +219,7 @@ class _Stream:
         i = self._claim.n
         for arr, value in zip(
             (self._claim, self._source, self._stance, self._derived, self._time, self._attr,
-             self._weight), (c, s, stance, d, t, self._channel_of(s, c), 1.0),
+             self._weight, self._full), (c, s, stance, d, t, self._channel_of(s, c), 1.0, True),
         ):  # fmt: skip
             arr.append(value)
         self._contribute(i, 1.0)
@@ -250,7 +256,7 @@ class _Stream:
             b_sp=prior[:, 3],
             n_reports=self._n_reports.v.copy(),
             n_independent=np.bincount(
-                self._claim.v[keep & (self._weight.v == 1.0)], minlength=len(self._claim_ids)
+                self._claim.v[keep & self._full.v], minlength=len(self._claim_ids)
             ) if n else np.zeros(len(self._claim_ids), np.int64),
             base_mask=self._base.v.copy() if self.config.base_rate is None else None,
             base_start=self._rate,

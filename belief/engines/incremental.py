@@ -182,7 +182,7 @@ class Belief(_Stream):
 
         if ev.base_mask is not None and ev.base_mask.any():  # learn the base rate, as fast
             rate = learn_base_rate(lambda r: at(with_base_rate(ev, r)), ev.base_mask,
-                                   ev.base_prior, start=self._rate,
+                                   ev.base_prior,
                                    xtol=max(self.tol, 1e-12))[0]  # fmt: skip
             ev = with_base_rate(ev, rate)
             self._ell.v[:] = ev.prior_logodds
@@ -248,7 +248,12 @@ class Belief(_Stream):
         """Register a new claim (its prior, its group) before reports on it arrive."""
         if not isinstance(claim, Claim):
             claim = parse_claims([claim], Origin("add_claim", "claims", csv=False))[0]
-        return self._changed([self._new_claim(claim)])
+        c = self._new_claim(claim)
+        if self._repeats_on:  # a new member changes its group's prior, which repeats use
+            for m in self._block(c):
+                if m != c:
+                    self._resolve_claim(m)
+        return self._changed([c])
 
     @property
     def log_odds(self) -> pd.Series:

@@ -20,4 +20,7 @@ def settled(case: Case, config: Config) -> Config:
     from belief.engines.exact import infer_exact
 
     rate = infer_exact(case, config).diagnostics.get("base_rate")
-    return config if rate is None else dataclasses.replace(config, base_rate=float(rate))
+    if rate is None:
+        return config
+    # the repeat weights keep the starting rate the engines used (belief.core.repeats)
+    return dataclasses.replace(config, base_rate=float(rate), repeat_base_rate=0.5)

@@ -181,6 +181,10 @@ class Config:
         The same per source ``kind`` (overrides the default).
     source_copy_propensity : mapping of str to float
         The same per source (from calibration; overrides the kind's).
+    repeat_base_rate : float, optional
+        The base rate the repeat weights' predictive starts from (default: ``base_rate``, or
+        0.5 when it is learned). Explanations set it when they hold a learned base rate fixed,
+        so that they keep the repeat weights of the whole case.
     side_effect : float
         Side alignment on the logit scale (0 = off; ``belief calibrate`` learns it). A source
         whose ``side`` a claim ``favors`` is more likely to confirm it and less likely to deny
@@ -214,6 +218,7 @@ class Config:
     default_copy_propensity: float = 0.0
     copy_propensity: Mapping[str, float] = field(default_factory=dict)
     source_copy_propensity: Mapping[str, float] = field(default_factory=dict)
+    repeat_base_rate: float | None = None
     side_effect: float = 0.0
     max_enumeration: int = 20
     on_large: str = "approximate"
@@ -227,6 +232,9 @@ class Config:
                 self, "base_rate", check_number("base_rate", self.base_rate, 0.0, 1.0, closed=False)
             )
         put(self, "base_rate_prior", _hyper("base_rate_prior", self.base_rate_prior))
+        if self.repeat_base_rate is not None:
+            rb = check_number("repeat_base_rate", self.repeat_base_rate, 0.0, 1.0, closed=False)
+            put(self, "repeat_base_rate", rb)
         put(self, "copy_weight", check_number("copy_weight", self.copy_weight, 0.0, 1.0))
         put(self, "default_copy_propensity", _propensity("default_copy_propensity",
                                                          self.default_copy_propensity))  # fmt: skip

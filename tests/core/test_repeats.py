@@ -78,31 +78,39 @@ def test_compiled_weights_match_the_rule_written_per_report(seed):
     np.testing.assert_allclose(ev.r_weight, 1 - np.asarray(expected), atol=1e-12)
 
 
-def test_zero_propensity_changes_nothing():
-    case = _random_case(0, {})
-    zero = _random_case(0, {"default_copy_propensity": 0.0, "copy_propensity": {"blog": 0.0}})
-    np.testing.assert_array_equal(belief.infer(case).log_odds, belief.infer(zero).log_odds)
+def test_a_source_that_always_reports_first_is_never_a_repeat():
+    """Its propensity goes through the whole rule, and changes nothing: nothing came before."""
+    reports = [
+        {"claim_id": f"c{i}", "source_id": s, "stance": st, "time": f"2020-01-0{d}"}
+        for i in range(4)
+        for s, st, d in (("first", "confirm", 1), ("later", "deny", 2))
+    ]
+    case = case_from_records({"reports": reports, "config": {"base_rate": 0.5}})
+    on = belief.Config.from_case(case, source_copy_propensity={"first": 0.9})
+    ev = compile_case(case, on)
+    assert (ev.r_repeat == 0).all() and (ev.r_weight == 1).all()
+    np.testing.assert_array_equal(belief.infer(case, config=on).log_odds,
+                                  belief.infer(case).log_odds)  # fmt: skip
 
 
-def test_agreeing_repeaters_no_longer_drive_a_claim_to_certainty():
-    """Ten blogs repeat one outlet's confirm: with the copy model they count for little."""
-    t0 = datetime(2017, 12, 1)
-    reports = [{"claim_id": "deal", "source_id": "outlet", "stance": "confirm",
-                "time": t0.isoformat()}]  # fmt: skip
-    reports += [{"claim_id": "deal", "source_id": f"blog{j}", "stance": "confirm",
-                 "time": (t0 + timedelta(hours=j + 1)).isoformat()} for j in range(10)]  # fmt: skip
-    sources = [{"source_id": "outlet", "kind": "media"}] + [
-        {"source_id": f"blog{j}", "kind": "blog"} for j in range(10)]  # fmt: skip
-    case = case_from_records({"sources": sources, "reports": reports,
-                              "config": {"base_rate": 0.5}})  # fmt: skip
-    naive = belief.infer(case).p("deal")
-    aware = belief.infer(case, config={"copy_propensity": {"blog": 0.9}}).p("deal")
-    one = belief.infer(case.replace(reports=case.reports[:1])).p("deal")
-    assert naive > 0.95
-    assert one < aware < 0.9  # more than the outlet alone, far from certainty
-    table = belief.repeat_table(case, {"copy_propensity": {"blog": 0.9}})
-    assert (table.loc[table.source_id != "outlet", "repeats"] == "outlet").all()
-    assert table.loc[table.source_id == "outlet", "p_repeat"].item() == 0.0
+def test_extreme_reliability_priors_stay_finite():
+    """Beta(9e11, 1e-6): the mean rounds to 1, log(1 - mean) comes from the Beta parameters."""
+    beta = {"alpha": 9e11, "beta": 1e-6}
+    reports = [
+        {"claim_id": "x", "source_id": "a", "stance": "deny", "time": "2020-01-01"},
+        {"claim_id": "x", "source_id": "b", "stance": "confirm", "time": "2020-01-02"},
+        {"claim_id": "x", "source_id": "c", "stance": "confirm", "time": "2020-01-03"},
+    ]
+    case = case_from_records({"reports": reports})
+    cfg = {
+        "default_copy_propensity": 0.5,
+        "source_priors": {s: {"sensitivity": beta, "specificity": beta} for s in "abc"},
+    }
+    ev = compile_case(case, belief.Config.from_case(case, cfg))
+    assert np.isfinite(ev.r_repeat).all() and np.isfinite(ev.r_weight).all()
+    for method in ("exact", "fast"):
+        res = belief.infer(case, method, cfg)
+        assert np.isfinite(res.posterior["p_true"]).all()
 
 
 def test_repeat_probability_formula():

@@ -109,6 +109,8 @@ VARIANTS: dict[str, dict] = {
     "base_rate_prior": {"base_rate": "learn", "base_rate_prior": (20.0, 2.0)},
     # unattributed repeats (belief.core.repeats)
     "default_copy_propensity": {"default_copy_propensity": 0.6},
+    # repeat probabilities between 0 and 0.5: the reports still count in n_independent
+    "low_copy_propensity": {"default_copy_propensity": 0.15},
     "copy_propensity": {"copy_propensity": {"media": 0.8, "blog": 0.5}},
     "source_copy_propensity": {"source_copy_propensity": {"s2": 0.9, "s0": 0.7}},
 }  # fmt: skip

@@ -155,3 +155,19 @@ def test_new_claims_get_the_base_rate_and_unknown_sources_the_default():
     assert belief.p("new") == pytest.approx(0.2)
     assert belief.posterior.set_index("claim_id").loc["new", "n_reports"] == 1
     assert logit(belief.reliability.sensitivity.iloc[0]) == pytest.approx(logit(0.65))
+
+
+def test_a_claim_added_to_a_group_updates_the_repeat_weights_of_its_members():
+    """Review #6: the new member changes the group's prior, which the repeat rule uses."""
+    reports = [Report("a", "s1", "confirm"), Report("a", "s2", "confirm"),
+               Report("b", "s3", "deny")]  # fmt: skip
+    cfg = {"default_copy_propensity": 0.6, "base_rate": 0.5}
+    whole = Case(claims=(Claim("a", group="g"), Claim("b", group="g")), reports=tuple(reports))
+    from belief import infer
+
+    exact = infer(whole, config=cfg)
+    inc = Belief(Case(claims=(Claim("a", group="g"),), reports=tuple(reports[:2])), cfg)
+    inc.add_claim(Claim("b", group="g"))
+    inc.update(reports[2])
+    got = inc.refit().result()
+    np.testing.assert_allclose(got.log_odds[["a", "b"]], exact.log_odds[["a", "b"]], atol=1e-9)
