@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import glob
 import os
 import sys
 import warnings
@@ -15,7 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pandas as pd
 
-from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_csv
+from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_table
 from belief.data.types import POSTERIOR_COLUMNS, Case
 from belief.engines import METHODS, posterior
 from belief.exceptions import (
@@ -55,7 +56,7 @@ def _model_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--tune", type=int, help="tuning steps per chain (default 1000)")
     g.add_argument("--chains", type=int, help="number of chains (default 4)")
     g.add_argument("--seed", type=int, help="random seed")
-    g.add_argument("--nuts-sampler", help="NUTS implementation: pymc (default) or nutpie")
+    g.add_argument("--nuts-sampler", help="NUTS back-end: auto (default), nutpie or pymc")
     g.add_argument("--save-model", help="save the fitted model (netCDF) here")
 
 
@@ -132,17 +133,27 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
                 f"--dask-scheduler: expected tcp://HOST:PORT or one of "
                 f"{', '.join(_LOCAL_SCHEDULERS)} but got {scheduler!r}"
             )
-        return infer_dask(
-            args.reports,
-            args.claims,
-            config=config,
-            tables=side,
-            client=client,
-            scheduler=scheduler,
-        ).posterior
+        try:
+            return infer_dask(
+                args.reports,
+                args.claims,
+                config=config,
+                tables=side,
+                client=client,
+                scheduler=scheduler,
+            ).posterior
+        finally:
+            if client is not None:  # our connection only: the cluster keeps running
+                client.close()
     from belief.core.compiler import read_evidence
     from belief.engines.fast import infer_fast
 
+    many = glob.has_magic(args.reports) and not os.path.exists(args.reports)
+    if os.path.isdir(args.reports) or many:
+        raise ValidationError(
+            f"--reports {args.reports}: a directory or glob of report files is read by "
+            "--backend dask; give one file (CSV or Parquet) without it"
+        )
     ev = read_evidence(args.reports, args.claims, config=config, tables=side)
     return infer_fast(ev, config).posterior
 
@@ -241,7 +252,7 @@ def _show(args: argparse.Namespace, case: Case) -> None:
         print("\nProbable unattributed repeats (p >= 0.5):")
         print("\n".join(f"  {line}" for line in lines) or "  none")
     if args.out:
-        write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+        write_table(post[list(POSTERIOR_COLUMNS)], args.out)
     if args.report:
         from belief.report.build import write_report
 
@@ -249,7 +260,7 @@ def _show(args: argparse.Namespace, case: Case) -> None:
 
 
 def cmd_infer(args: argparse.Namespace) -> None:
-    """``belief infer``: posterior.csv from the contract's tables."""
+    """``belief infer``: posterior.csv (or .parquet) from the contract's tables."""
     _check_flags(args)
     settings = _read_settings(args.config)
     if args.method == "fast":
@@ -259,16 +270,20 @@ def cmd_infer(args: argparse.Namespace) -> None:
         case = read_tables(args.claims, args.sources, args.reports, args.signals, config=settings)
         with _named(args.config):
             post = _posterior(case, args.method, args.priors, args)
-    write_csv(post[list(POSTERIOR_COLUMNS)], args.out)
+    write_table(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
 
 
 def _tables(p: argparse.ArgumentParser, *, signals: bool = True) -> None:
-    p.add_argument("--claims", help="claims.csv")
-    p.add_argument("--sources", help="sources.csv")
-    p.add_argument("--reports", required=True, help="reports.csv")
+    p.add_argument("--claims", help="claims.csv (or .parquet)")
+    p.add_argument("--sources", help="sources.csv (or .parquet)")
+    p.add_argument(
+        "--reports",
+        required=True,
+        help="reports.csv (or .parquet); with --backend dask also a directory or glob of them",
+    )
     if signals:
-        p.add_argument("--signals", help="signals.csv")
+        p.add_argument("--signals", help="signals.csv (or .parquet)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -284,21 +299,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("case", help="case file (.yaml, .yml or .json)")
     run.add_argument("--method", choices=METHODS, default="exact")
     run.add_argument("--claim", help="claim whose timeline and contributions to show")
-    run.add_argument("--out", help="also write posterior.csv here")
+    run.add_argument("--out", help="also write posterior.csv (or .parquet) here")
     run.add_argument("--report", help="write an analyst's report (.html or .md)")
     run.add_argument(
         "--config", help="engine settings (YAML/JSON) deep-merged into the case file's config"
     )
     _model_args(run)
     run.set_defaults(func=cmd_run)
-    inf = sub.add_parser("infer", help="posterior.csv from claims/sources/reports/signals CSVs")
+    inf = sub.add_parser(
+        "infer", help="posterior.csv from claims/sources/reports/signals tables (CSV or Parquet)"
+    )
     _tables(inf)
     inf.add_argument("--priors", help="priors.json from `belief calibrate`")
     inf.add_argument(
         "--config", help="engine settings (YAML/JSON), the keys of a case file's config: block"
     )
     inf.add_argument("--method", choices=METHODS, default="exact")
-    inf.add_argument("--out", required=True, help="output posterior.csv")
+    inf.add_argument(
+        "--out", required=True, help="output posterior.csv (Parquet if it ends in .parquet)"
+    )
     inf.add_argument(
         "--backend",
         choices=("memory", "dask"),
@@ -331,7 +350,9 @@ def _load_extensions() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``belief`` console script."""
-    _load_extensions()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in ("run", "infer"):  # no need to import what they import
+        _load_extensions()
     args = build_parser().parse_args(argv)
     try:
         with warnings.catch_warnings():

@@ -1,13 +1,15 @@
 """Checks on the command's file arguments, before any work starts.
 
-An output may not be one of the command's inputs, nor another of its outputs; its directory
-must exist and be writable; a report must have a suffix the report writer knows. Every check
-runs before reading or computing anything, so a refused command leaves no partial output.
+An output may not be one of the command's inputs, nor another of its outputs, nor lie among the
+files a directory or glob of inputs names (the next run would read it as a report file); its
+directory must exist and be writable; a report must have a suffix the report writer knows. Every
+check runs before reading or computing anything, so a refused command leaves no partial output.
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import glob
 import os
 from pathlib import Path
@@ -42,6 +44,18 @@ def _inputs(args: argparse.Namespace) -> list[tuple[str, Path]]:
     return found
 
 
+def _collections(args: argparse.Namespace) -> list[tuple[str, Path | str]]:
+    """Inputs that name many files: a directory (resolved) or a glob pattern."""
+    found: list[tuple[str, Path | str]] = []
+    for name in INPUTS:
+        value = getattr(args, name, None)
+        if value and glob.has_magic(str(value)) and not os.path.exists(value):
+            found.append((name, str(value)))
+        elif value and os.path.isdir(value):
+            found.append((name, Path(os.path.realpath(value))))
+    return found
+
+
 def check_paths(args: argparse.Namespace) -> None:
     """Refuse outputs that would clobber an input or each other, or cannot be written."""
     outputs = [(n, Path(getattr(args, n))) for n in OUTPUTS if getattr(args, n, None)]
@@ -59,6 +73,18 @@ def check_paths(args: argparse.Namespace) -> None:
                 raise ValidationError(
                     f"{_flag(name)} {path}: this is the input {_flag(iname)}; refusing to "
                     "overwrite an input, choose another output path"
+                )
+        for iname, where in _collections(args):
+            raise_if = (
+                real.is_relative_to(where)
+                if isinstance(where, Path)
+                else fnmatch.fnmatch(os.path.abspath(path), os.path.abspath(where))
+            )
+            if raise_if:
+                raise ValidationError(
+                    f"{_flag(name)} {path}: lies among the input files {_flag(iname)} "
+                    f"{getattr(args, iname)} (the next run would read it); choose another "
+                    "output path"
                 )
         if real.is_dir():
             raise ValidationError(f"{_flag(name)} {path}: is a directory, expected a file path")

@@ -37,6 +37,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 # ---------------------------------------------------------------------- temporary files
@@ -225,3 +226,119 @@ def escape_formulas(df: pd.DataFrame) -> pd.DataFrame:
     if not isinstance(out.columns, pd.MultiIndex):
         out.columns = pd.Index([escape_formula(c) for c in out.columns], dtype=object)
     return out
+
+
+# ------------------------------------------------------------------ fast table writing
+
+#: Frames of at least this many rows are written by Arrow when they can be (:func:`fast_csv`);
+#: smaller ones by pandas, which is then fast enough. Both give the same text.
+FAST_ROWS = 10_000
+#: ``_PLAIN_NUMBER`` for Arrow's regular expressions (RE2), anchored.
+_PLAIN_NUMBER_RE2 = r"^[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"
+_QUOTED = re.compile(r'[,"\r\n]')
+#: Python's float repr writes 1e-05 and 3.5e-06 where Arrow writes 0.00001 and 0.0000035.
+_SMALL = [
+    (rf"^(-?)0\.{zeros}([1-9]){more}$", rf"\1\2{dot}e-{exp}")
+    for zeros, exp in (("00000", "06"), ("0000", "05"))
+    for more, dot in (("", ""), ("([0-9]+)", r".\3"))
+]
+
+
+def _replace(text: Any, mask: np.ndarray, fix: Any) -> Any:
+    """``text`` with the cells under ``mask`` replaced by ``fix`` of them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not mask.any():
+        return text
+    return pc.replace_with_mask(text, pa.array(mask), fix(text.filter(pa.array(mask))))
+
+
+def _text_cells(values: Any) -> Any:
+    """A text column, formula-escaped as :func:`escape_formula` does, or ``None`` when a cell
+    would need CSV quoting."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    values = pc.fill_null(values.cast(pa.string()), "")
+    if pc.any(pc.match_substring_regex(values, _QUOTED.pattern)).as_py():
+        return None
+    risky = pc.starts_with(values, FORMULA_START[0])
+    for c in FORMULA_START[1:]:
+        risky = pc.or_(risky, pc.starts_with(values, c))
+    if not pc.any(risky).as_py():
+        return values
+    risky = pc.and_not(risky, pc.match_substring_regex(values, _PLAIN_NUMBER_RE2))
+    return pc.if_else(risky, pc.binary_join_element_wise("'", values, ""), values)
+
+
+def _float_text(text: Any) -> Any:
+    """Arrow's text of small floats (below 1e-4) laid out as Python's repr lays them out."""
+    import pyarrow.compute as pc
+
+    text = pc.replace_substring_regex(text, r"e-([0-9])$", r"e-0\1")  # e-7 -> e-07
+    for pattern, replacement in _SMALL:
+        text = pc.replace_substring_regex(text, pattern, replacement)
+    return text
+
+
+def _number_cells(v: np.ndarray) -> Any:
+    """Numbers as pandas writes them, or ``None``: ints as ints; floats with Python's repr (the
+    shortest text that reads back to the same float, ``2.0`` for a whole one), NaN as an empty
+    cell. Arrow gives the same digits; its layout is fixed up to Python's for every float below
+    1e10 in magnitude (a column with a larger one is left to pandas)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(v).cast(pa.string())
+    if v.dtype.kind != "f":
+        return text
+    finite = np.isfinite(v)
+    size = np.abs(np.where(finite, v, 0.0))
+    if (size >= 1e10).any():
+        return None
+    text = _replace(
+        text, finite & (v == np.floor(v)), lambda t: pc.binary_join_element_wise(t, ".0", "")
+    )
+    text = _replace(text, (size < 1e-4) & (size > 0), _float_text)
+    return _replace(text, np.isnan(v), lambda t: pc.if_else(pc.is_null(t), "", ""))
+
+
+def fast_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> bool:
+    """Write ``df`` as CSV with Arrow (no per-row formatting); ``False`` if it does not.
+
+    Writes the text ``escape_formulas(df).to_csv(path, index=False)`` writes. Frames below
+    :data:`FAST_ROWS` rows, and any frame that needs more than plain cells (a cell with a
+    comma, quote or line break, booleans, mixed object columns, a single column, floats of
+    1e10 or more), are left to pandas.
+    """
+    if len(df) < FAST_ROWS or df.shape[1] < 2 or isinstance(df.columns, pd.MultiIndex):
+        return False
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pcsv
+    except ImportError:
+        return False
+    names = [escape_formula(c) for c in df.columns]
+    if not all(isinstance(c, str) and not _QUOTED.search(c) for c in names):
+        return False
+    cols = []
+    for i, dtype in enumerate(df.dtypes):
+        s = df.iloc[:, i]
+        try:
+            if pd.api.types.is_bool_dtype(dtype):
+                return False
+            if pd.api.types.is_integer_dtype(dtype) or pd.api.types.is_float_dtype(dtype):
+                cells = _number_cells(s.to_numpy())
+            else:
+                cells = _text_cells(pa.array(s, from_pandas=True))
+        except (pa.ArrowException, TypeError, ValueError):
+            return False  # e.g. an object column that holds numbers: pandas writes those
+        if cells is None:
+            return False
+        cols.append(cells)
+    table = pa.table(cols, names=[f"c{i}" for i in range(len(cols))])
+    with open(path, "wb") as f:
+        f.write((",".join(names) + "\n").encode("utf-8"))
+        pcsv.write_csv(table, f, pcsv.WriteOptions(include_header=False, quoting_style="none"))
+    return True

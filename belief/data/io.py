@@ -1,4 +1,4 @@
-"""Reading and writing cases: YAML/JSON case files, tidy CSV tables and pandas DataFrames.
+"""Reading and writing cases: YAML/JSON case files, tidy CSV or Parquet tables and DataFrames.
 
 All readers validate through :mod:`belief.data.validation`; all writers produce files the readers
 accept, so ``read_case(write_case(case, path))`` gives back an equal case. Writers never leave a
@@ -21,9 +21,10 @@ from typing import Any, TypeAlias
 import pandas as pd
 import yaml
 
+from belief.data._arrow import is_parquet, parquet_text, text_frame
 from belief.data._columns import check_unique, warn_near_misses
 from belief.data._csv import csv_chunks
-from belief.data._output import atomic_path, escape_formulas
+from belief.data._output import atomic_path, escape_formulas, fast_csv
 from belief.data._output import escape_formula as escape_formula  # public: CSV formula escaping
 from belief.data._safe_yaml import load_text
 from belief.data._text import encodable
@@ -172,7 +173,11 @@ def _frame(table: Table, name: str) -> tuple[list[dict[str, Any]], Origin] | Non
         rows = tuple(range(2, len(df) + 2))
     else:
         label = str(table)
-        df = next(csv_chunks(table))  # the whole file, checked as every CSV reader checks it
+        if is_parquet(table):  # every column as the text a CSV file would hold
+            df = text_frame(parquet_text(table))
+            check_unique(list(df.columns), label)
+        else:
+            df = next(csv_chunks(table))  # the whole file, checked as every CSV reader checks it
         rows = tuple(range(2, len(df) + 2))  # spreadsheet rows: the header is row 1
         # blank lines keep their spreadsheet row number but carry no record
         blank = (df.astype(str).apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy()
@@ -207,10 +212,13 @@ def read_tables(
     name: str = "",
     config: Mapping[str, Any] | None = None,
 ) -> Case:
-    """Read the contract's tidy tables (CSV paths or DataFrames) into a validated :class:`Case`.
+    """Read the contract's tidy tables (CSV or Parquet paths, or DataFrames) into a :class:`Case`.
 
     ``reports`` is required; claims are created from the reports when ``claims`` is omitted.
-    Row numbers in errors are spreadsheet rows (the header is row 1).
+    Row numbers in errors are spreadsheet rows (the header is row 1). A Parquet file
+    (``.parquet``, ``.pq``) is read as the CSV file holding the same values would be (numbers and
+    booleans as their text, times as ISO 8601 in UTC, nulls as empty cells; a list or struct
+    column is an error naming the row and column), with the same row numbers.
 
     Examples
     --------
@@ -344,5 +352,28 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     """
     p = Path(path)
     with atomic_path(p) as tmp:
-        escape_formulas(df).to_csv(tmp, index=False)
+        if not fast_csv(df, tmp):  # Arrow writes it when no cell needs quoting
+            escape_formulas(df).to_csv(tmp, index=False)
     return p
+
+
+def write_parquet(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a DataFrame to Parquet atomically (pyarrow; no index, no formula escaping: no
+    spreadsheet runs a Parquet cell)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ValidationError(
+            f"{path}: writing Parquet needs pyarrow (pip install pyarrow)"
+        ) from None
+    p = Path(path)
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    with atomic_path(p) as tmp, open(tmp, "wb") as f:
+        pq.write_table(table, f)
+    return p
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write a table as Parquet (``.parquet``, ``.pq``) or else CSV (:func:`write_csv`)."""
+    return write_parquet(df, path) if is_parquet(path) else write_csv(df, path)

@@ -1,12 +1,14 @@
-"""Reading reports: chunked CSV reading and validation into integer codes.
+"""Reading reports: CSV or Parquet files into integer codes, validated.
 
-Large report files are read in chunks of ``chunksize`` rows with pandas' C parser; each chunk is
-validated with vectorized checks (the first bad row raises the same
-:class:`~belief.exceptions.ValidationError` as :func:`belief.data.io.read_tables`, naming the file,
-the spreadsheet row and the column) and turned into integer codes
+A report file (CSV, or Parquet by its ``.parquet``/``.pq`` suffix) is first read by the Arrow fast
+path (``belief.data._arrow``: pyarrow's multi-threaded CSV parser, ids dictionary-encoded once,
+checks on the distinct values only). Anything that path does not take as plainly valid sends the
+file through the validating reader: chunks of ``chunksize`` rows read with pandas' C parser (or
+slices of the Parquet table), each validated with vectorized checks (the first bad row raises the
+same :class:`~belief.exceptions.ValidationError` as :func:`belief.data.io.read_tables`, naming the
+file, the spreadsheet row and the column). Both give the same integer codes
 (:class:`~belief.data.arrays.ReportArrays`). No :class:`~belief.data.types.Report` object is built
-per row and nothing is dense in claims × sources: memory is a few int64 arrays per report plus one
-chunk of text.
+per row and nothing is dense in claims × sources.
 
 :func:`belief.core.compiler.compile_arrays` (the one compiler) then gives the same
 :class:`~belief.core.compiler.Evidence` as ``compile_case(read_tables(...))``. :func:`read_evidence`
@@ -26,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from belief.data._columns import did_you_mean, warn_near_misses
+from belief.data import _arrow
+from belief.data._columns import check_unique, did_you_mean, warn_near_misses
 from belief.data._csv import csv_chunks, header
 from belief.data._text import encodable, ident
 from belief.data.arrays import NO_TIME, ReportArrays, time_code
@@ -43,6 +46,7 @@ from belief.exceptions import ValidationError
 __all__ = [
     "iter_report_chunks",
     "normalize_chunk",
+    "read_partition",
     "read_reports",
     "report_items",
 ]
@@ -203,13 +207,76 @@ def iter_report_chunks(
             )
         return
     label, first = str(reports), 2
+    if _arrow.is_parquet(reports):
+        yield from _table_chunks(_arrow.parquet_text(reports), label, chunksize)
+        return
     for df in csv_chunks(reports, chunksize=chunksize):
         if first == 2:  # the header, once: as read_tables checks it
-            columns = header(reports)
-            _check_header(columns, label)
-            warn_near_misses(columns, REPORT_COLUMNS, lambda c: f"{label}, column {c!r}")
+            _header_checks(header(reports), label)
         yield normalize_chunk(df, label, first)
         first += len(df)
+
+
+def _header_checks(columns: list, label: str) -> None:
+    """Required columns present, near misses of known names warned (once per file)."""
+    _check_header(columns, label)
+    warn_near_misses(columns, REPORT_COLUMNS, lambda c: f"{label}, column {c!r}")
+
+
+def _table_chunks(table: Any, label: str, chunksize: int) -> Iterator[pd.DataFrame]:
+    """Validated chunks of a text table (a Parquet file read as text)."""
+    check_unique(table.column_names, label)
+    _header_checks(table.column_names, label)
+    for start in range(0, table.num_rows, chunksize):
+        df = _arrow.text_frame(table.slice(start, chunksize))
+        yield normalize_chunk(df, label, start + 2)
+
+
+def _text_table(reports: PathLike) -> Any:
+    """The file as an Arrow text table for the fast path, or ``None`` (pandas reads it).
+
+    Parquet files are always read here (errors naming the file are raised); CSV files when
+    pyarrow is installed and parses them.
+    """
+    if _arrow.is_parquet(reports):
+        return _arrow.parquet_text(reports)
+    if not _arrow.have_pyarrow():
+        return None
+    try:
+        names = header(reports)
+    except Exception:  # the validating reader names the problem
+        return None
+    return _arrow.csv_text(reports, names)
+
+
+def _fast(reports: PathLike | pd.DataFrame, read: Any) -> Any:
+    """``read(table)`` on the Arrow fast path; ``(None, table)`` when the file needs the
+    validating reader (``table``: the Parquet text table, not to be read twice)."""
+    if isinstance(reports, pd.DataFrame):
+        return None, None
+    table = _text_table(reports)
+    if table is None:
+        return None, None
+    got = read(table)
+    if got is not None:
+        _header_checks(table.column_names, str(reports))
+    return got, table
+
+
+def _chunks(reports: PathLike | pd.DataFrame, table: Any, chunksize: int) -> Iterator[pd.DataFrame]:
+    if table is not None and _arrow.is_parquet(reports):
+        return _table_chunks(table, str(reports), chunksize)
+    return iter_report_chunks(reports, chunksize=chunksize)
+
+
+def read_partition(path: PathLike, *, chunksize: int = 200_000) -> pd.DataFrame:
+    """One report file as one validated, normalized frame (:func:`normalize_chunk`'s columns),
+    through the Arrow fast path when it can: how a Dask worker reads its partition."""
+    got, table = _fast(path, _arrow.normalized)
+    if got is not None:
+        return got
+    chunks = list(_chunks(path, table, chunksize))
+    return pd.concat(chunks, ignore_index=True) if chunks else empty_chunk()
 
 
 def empty_chunk() -> pd.DataFrame:
@@ -255,12 +322,12 @@ def read_reports(
     Parameters
     ----------
     reports : path-like or DataFrame
-        reports.csv (the data contract's columns).
+        reports.csv or a Parquet file (``.parquet``, ``.pq``) with the data contract's columns.
     claim_ids : sequence of str, optional
         Known claims (the claims table, in order); a report on another claim is an error.
         Without it, claims are coded in order of first appearance.
     chunksize : int
-        Rows per chunk: bounds the memory spent on text.
+        Rows per chunk of the validating reader: bounds the memory it spends on text.
 
     Returns
     -------
@@ -275,12 +342,17 @@ def read_reports(
     >>> ra.claim_ids, ra.claim.tolist(), ra.stance.tolist()
     (['c2', 'c1'], [0, 1, 0], [1, -1, 0])
     """
+    fast, table = _fast(
+        reports, lambda t: _arrow.report_arrays(t, None if claim_ids is None else list(claim_ids))
+    )
+    if fast is not None:
+        return fast
     known = None if claim_ids is None else pd.Index(list(claim_ids))
     cdict: dict[str, int] = {}
     sdict: dict[str, int] = {}
     parts = []
     label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
-    for ch in iter_report_chunks(reports, chunksize=chunksize):
+    for ch in _chunks(reports, table, chunksize):
         if known is not None:
             claim = known.get_indexer(ch["claim_id"].to_numpy()).astype(np.int64)
             if (claim < 0).any():

@@ -19,7 +19,7 @@ from belief.core.compiler import align_codes
 from belief.core.groups import group_logodds
 from belief.core.repeats import repeat_weights
 from belief.data.arrays import STANCE_RANK
-from belief.data.streaming import read_normalized
+from belief.data.streaming import read_partition
 from belief.engines.cells import Block
 from belief.engines.fast import interval_moments, sweep
 
@@ -28,7 +28,7 @@ _ROWS = 1 << 40  # rows per file, for positions
 
 def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
     """One file as one validated partition (normalized columns plus ``part``)."""
-    return read_normalized(path, chunksize=chunksize).assign(part=np.int64(part))
+    return read_partition(path, chunksize=chunksize).assign(part=np.int64(part))
 
 
 def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:

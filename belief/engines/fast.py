@@ -49,8 +49,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
-from scipy.stats import norm
+from scipy.special import expit, ndtri
 
 from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_arrays, compile_case
@@ -159,7 +158,11 @@ EXACT_COMPONENTS = 20_000
 
 
 def exact_small_components(
-    ev: Evidence, lo: np.ndarray, max_states: int = EXACT_STATES, block: Block | None = None
+    ev: Evidence,
+    lo: np.ndarray,
+    max_states: int = EXACT_STATES,
+    block: Block | None = None,
+    memo: dict | None = None,
 ) -> np.ndarray:
     """Replace mean-field log-odds by exact ones on small coupled components.
 
@@ -171,8 +174,21 @@ def exact_small_components(
     are already exact under the cavity. Returns the indices of the claims enumerated. Skipped when
     more than :data:`EXACT_COMPONENTS` components qualify (large data, where sources have many
     claims and mean-field is accurate).
+
+    ``memo`` (a dict kept by the caller) keeps the components found and their enumerated
+    likelihoods for later calls on the same reports with other claim priors (a learned base
+    rate tries several).
     """
     from belief.engines.exact import _enumerate, components, n_states
+
+    if memo is not None and "small" in memo:
+        sub, small = memo["small"]
+        if small:
+            sub = replace(sub, prior_logodds=ev.prior_logodds)
+            for comp in small:
+                lo[comp] = _enumerate(sub, comp, memo)
+            return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
+        return np.zeros(0, np.int64)
 
     none = np.zeros(0, np.int64)
     if max_states < 2:
@@ -196,6 +212,8 @@ def exact_small_components(
     cand = ~big
     groups = [g for g in ev.groups if cand[g[0]]]
     if not (shared & cand).any() and not groups:
+        if memo is not None:
+            memo["small"] = (ev, [])
         return none  # every component is a singleton or too large
     keep = cand[ev.r_claim]  # enumerate on the candidates' reports only
     sub = replace(
@@ -212,9 +230,13 @@ def exact_small_components(
         and n_states(c, groups) <= max_states
     ]  # fmt: skip
     if not small or len(small) > EXACT_COMPONENTS:
+        small = []
+    if memo is not None:
+        memo["small"] = (sub, small)
+    if not small:
         return none
     for comp in small:
-        lo[comp] = _enumerate(sub, comp)
+        lo[comp] = _enumerate(sub, comp, memo)
     return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
 
 
@@ -233,7 +255,7 @@ def bounds(
     centre: np.ndarray, var: np.ndarray, lo: np.ndarray, level: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """``expit(centre ∓ z sqrt(var))``, widened if needed to contain ``expit(lo)``."""
-    half = norm.ppf(0.5 + level / 2) * np.sqrt(np.maximum(var, 0.0))
+    half = ndtri(0.5 + level / 2) * np.sqrt(np.maximum(var, 0.0))  # the normal quantile
     p = expit(lo)
     return np.minimum(expit(centre - half), p), np.maximum(expit(centre + half), p)
 
@@ -334,13 +356,14 @@ def _result(
     extra: dict[str, object] = {}
     if ev.base_mask is not None:  # learn the base rate (belief.core.base_rate)
         warm: list = [init, None]  # the last state, the reports' cells (built once)
+        memo: dict = {}  # the small components and their likelihoods (found once)
 
         def at(rate: float) -> np.ndarray:
             e = with_base_rate(ev, rate)
             lo, _, warm[1], *_ = run_vb(e, tol=tol, max_iter=max_iter, damping=damping,
                                         init=warm[0], block=warm[1])  # fmt: skip
             lo = lo.copy()
-            exact_small_components(e, lo, limit, warm[1])
+            exact_small_components(e, lo, limit, warm[1], memo)
             warm[0] = lo
             return lo
 
