@@ -141,6 +141,124 @@ def check_convergence(
     return table
 
 
+#: correlation of per-chain P(true) below which two chains are in mirror-image solutions
+MIRROR_CORRELATION = -0.5
+
+
+def _chain_list(chains) -> str:
+    chains = list(chains)
+    return ("chain " if len(chains) == 1 else "chains ") + ", ".join(map(str, chains))
+
+
+def check_orientation(idata, *, warn: bool = True) -> pd.DataFrame:
+    """Detect chains that landed in mirror-image solutions (label switching).
+
+    Without resolved claims the joint model's likelihood is unchanged when every claim is
+    flipped, the base rate becomes 1 - base rate and every source's sensitivity and specificity
+    become 1 - specificity and 1 - sensitivity ("every source a liar"). The kind-skill constraint
+    (:mod:`belief.model.graph`) keeps the model out of that mirror, but a fit saved before it,
+    a model with ``constrain_skill=False`` or a case whose kind priors disagree can still split.
+    Chains are compared by their mean P(true) per claim: the chains whose means are correlated
+    below :data:`MIRROR_CORRELATION` with the main group are mirrored. The main group is the
+    larger one; between groups of equal size, the one whose sources are on average better than
+    chance (mean logit sensitivity + logit specificity).
+
+    Parameters
+    ----------
+    idata : arviz.InferenceData
+        Posterior with ``p_true`` (and, when present, ``base_rate``, ``logit_sensitivity``,
+        ``logit_specificity``).
+    warn : bool
+        Emit a :class:`~belief.exceptions.ConvergenceWarning` naming the mirrored chains.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per chain: ``chain``, ``base_rate`` (mean), ``skill`` (mean over sources of logit
+        sensitivity + logit specificity), ``correlation`` (of its mean P(true) per claim with the
+        main group's) and ``mirrored``; ``attrs["mirrored_chains"]`` lists the mirrored chains.
+        Empty with one chain or fewer than 3 claims.
+
+    Examples
+    --------
+    >>> import numpy as np, arviz as az, warnings
+    >>> p = np.random.default_rng(0).uniform(0.05, 0.95, size=(1, 100, 8)).repeat(3, axis=0)
+    >>> p[2] = 1 - p[2]  # chain 2 flipped every claim
+    >>> idata = az.from_dict(posterior={"p_true": p})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     table = check_orientation(idata)
+    >>> table.attrs["mirrored_chains"], "mirror-image" in str(caught[-1].message)
+    ([2], True)
+    """
+    post = idata.posterior
+    columns = ["chain", "base_rate", "skill", "correlation", "mirrored"]
+    n_chains = post.sizes["chain"]
+    claim_dim = [d for d in post["p_true"].dims if d not in ("chain", "draw")]
+    means = post["p_true"].mean("draw").values.reshape(n_chains, -1)
+    table = pd.DataFrame(columns=columns)
+    table.attrs["mirrored_chains"] = []
+    if n_chains < 2 or not claim_dim or means.shape[1] < 3:
+        return table
+    base = (
+        post["base_rate"].mean("draw").values if "base_rate" in post else np.full(n_chains, np.nan)
+    )
+    if "logit_sensitivity" in post and "logit_specificity" in post:
+        skill = sum(
+            post[n].mean([d for d in post[n].dims if d != "chain"]).values
+            for n in ("logit_sensitivity", "logit_specificity")
+        )
+    else:
+        skill = np.full(n_chains, np.nan)
+    centred = means - means.mean(axis=1, keepdims=True)
+    norm = np.linalg.norm(centred, axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = (centred @ centred.T) / np.outer(norm, norm)
+    side = np.where(np.nan_to_num(corr[0]) < MIRROR_CORRELATION, 1, 0)  # 0: with chain 0
+    sizes = np.bincount(side, minlength=2)
+    if sizes[0] != sizes[1]:
+        main = int(np.argmax(sizes))
+    else:
+        main = int(np.nan_to_num(skill[side == 1].mean()) > np.nan_to_num(skill[side == 0].mean()))
+    reference = centred[side == main].mean(axis=0)
+    ref_norm = np.linalg.norm(reference)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        to_main = centred @ reference / (norm * ref_norm)
+    mirrored = np.nan_to_num(to_main) < MIRROR_CORRELATION
+    chains = post["chain"].values
+    table = pd.DataFrame(
+        {"chain": chains, "base_rate": base, "skill": skill, "correlation": to_main,
+         "mirrored": mirrored}
+    )  # fmt: skip
+    table.attrs["mirrored_chains"] = [c.item() for c in chains[mirrored]]
+    if warn and mirrored.any():
+        warnings.warn(_mirror_message(table), ConvergenceWarning, stacklevel=3)
+    return table
+
+
+def _mirror_message(table: pd.DataFrame) -> str:
+    bad, good = table[table["mirrored"]], table[~table["mirrored"]]
+    parts = [f"per-chain P(true) correlation {bad['correlation'].mean():.2f}"]
+    if table["base_rate"].notna().all():
+        parts.append(
+            f"base rate {bad['base_rate'].mean():.2f} against {good['base_rate'].mean():.2f}"
+        )
+    if table["skill"].notna().all():
+        parts.append(
+            f"mean source skill (logit sensitivity + logit specificity) "
+            f"{bad['skill'].mean():.2f} against {good['skill'].mean():.2f}"
+        )
+    return (
+        "Chains landed in mirror-image solutions (labels switched): "
+        f"{_chain_list(bad['chain'])} against {_chain_list(good['chain'])} ("
+        + "; ".join(parts)
+        + "). In the mirror every claim is flipped and every source is worse than chance; "
+        "pooled, the chains pull every claim toward 0.5, so do not use this fit. Refit with "
+        "constrain_skill=True (the default), another random_seed or more tuning, or give the "
+        "model an anchor: a few claims with known truth or sources with their own priors."
+    )
+
+
 def _names(params: pd.Series, limit: int = 8) -> str:
     names = list(params)
     more = f" and {len(names) - limit} more" if len(names) > limit else ""

@@ -6,7 +6,10 @@ informative priors), a side-alignment effect, one effect per signal kind, the ba
 optionally, how much a copy adds. The truth of each claim is marginalized exactly (jointly
 within a group of competing claims), so NUTS can sample the model; P(true) is computed from the
 marginal terms for every posterior draw. The model itself is documented in
-:mod:`belief.model.graph`.
+:mod:`belief.model.graph`, its configuration in :mod:`belief.model.config` (re-exported here).
+A fit reuses the model and its compiled sampler when a case of the same shape was fitted before
+in the process (:mod:`belief.model.cache`); NUTS runs on nutpie or PyMC's sampler
+(:mod:`belief.model.nuts`).
 
 This module imports PyMC; ``import belief`` does not import it.
 """
@@ -14,7 +17,6 @@ This module imports PyMC; ``import belief`` does not import it.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -24,8 +26,16 @@ import pandas as pd
 from belief._version import __version__
 from belief.data.types import Case
 from belief.exceptions import NotFittedError, ValidationError
-from belief.model.diagnostics import check_convergence, stance_check
-from belief.model.graph import ModelData, build_model, encode_case
+from belief.model.cache import checkout
+from belief.model.config import (
+    DEFAULT_MODEL_CONFIG,
+    DEFAULT_SAMPLER_CONFIG,
+    check_keys,
+    prepare,
+    resolve_config,
+)
+from belief.model.diagnostics import check_convergence, check_orientation, stance_check
+from belief.model.graph import ModelData, build_model
 from belief.model.io import (
     INTERVAL,
     constant_data,
@@ -37,115 +47,20 @@ from belief.model.io import (
     sample_idata,
     save_idata,
 )
+from belief.model.nuts import check_nuts_sampler
 from belief.priors.config import Config
 
-#: Default model configuration; ``model_config`` entries replace these key by key.
-DEFAULT_MODEL_CONFIG: dict[str, Any] = {
-    # Beta prior of the base rate: {"alpha", "beta"}, or {"strength", "mean"} (mean defaults to
-    # the case's base_rate); a number in (0, 1) fixes it.
-    "base_rate": {"strength": 2.0},
-    # sd of the Normal hyperprior of a kind's mean logit reliability (centred on the kind default)
-    "kind_mean_sd": 0.75,
-    # HalfNormal scale of the spread of logit reliability within a kind
-    "kind_sd_scale": 0.75,
-    # Normal prior of the side-alignment effect (logit scale); a number fixes it
-    "alignment": {"mu": 0.0, "sigma": 1.0},
-    # sd of the Normal prior of each signal kind's effect around the case's configured effect;
-    # 0 fixes the effects at the configured values
-    "signal_effect_sd": 1.0,
-    # evidence weight of copies: None = the case's copy_weight (default 0), a number in [0, 1]
-    # fixes it, {"alpha", "beta"} learns it with that Beta prior
-    "copy_weight": None,
-}
-
-#: Default sampler configuration.
-DEFAULT_SAMPLER_CONFIG: dict[str, Any] = {
-    "draws": 1000,
-    "tune": 1000,
-    "chains": 4,
-    "target_accept": 0.9,
-    "random_seed": None,
-    "nuts_sampler": "pymc",
-    "progressbar": False,
-    "advi_iterations": 30000,
-    "advi_draws": 1000,
-    "rhat_max": 1.01,
-    "ess_min": None,
-}
+__all__ = [
+    "DEFAULT_MODEL_CONFIG",
+    "DEFAULT_SAMPLER_CONFIG",
+    "METHODS",
+    "ClaimBeliefModel",
+    "prepare",
+    "resolve_config",
+]
 
 METHODS = ("mcmc", "advi", "map")
 _FITTED = ("idata_", "method_", "reliability_", "effects_", "diagnostics_", "model_", "data_")
-
-
-def _check_keys(given: Mapping[str, Any], allowed: Mapping[str, Any], what: str) -> None:
-    unknown = sorted(set(given) - set(allowed))
-    if unknown:
-        raise ValidationError(
-            f"Unknown {what} key(s) {', '.join(map(repr, unknown))}; expected any of "
-            f"{', '.join(sorted(allowed))}"
-        )
-
-
-def _resolve_base_rate(spec: Any, case_rate: float | None) -> Any:
-    if isinstance(spec, int | float):
-        if not 0.0 < spec < 1.0:
-            raise ValidationError(
-                f"model_config base_rate: expected a number in (0, 1) but got {spec}"
-            )
-        return float(spec)
-    if "alpha" in spec:
-        return {"alpha": float(spec["alpha"]), "beta": float(spec["beta"])}
-    mean, strength = float(spec.get("mean") or case_rate or 0.5), float(spec["strength"])
-    return {"alpha": mean * strength, "beta": (1.0 - mean) * strength}
-
-
-def resolve_config(config: Mapping[str, Any], exact: Config) -> dict[str, Any]:
-    """Turn a model configuration into the numbers :func:`belief.model.graph.build_model` takes.
-
-    Examples
-    --------
-    >>> cfg = resolve_config(DEFAULT_MODEL_CONFIG, Config(base_rate=0.25))
-    >>> cfg["base_rate"], cfg["copy_weight"]
-    ({'alpha': 0.5, 'beta': 1.5}, 0.0)
-    """
-    out = dict(config)
-    out["base_rate"] = _resolve_base_rate(config["base_rate"], exact.base_rate)
-    cw = exact.copy_weight if config["copy_weight"] is None else config["copy_weight"]
-    if isinstance(cw, int | float) and not 0.0 <= cw <= 1.0:
-        raise ValidationError(f"model_config copy_weight: expected a number in [0, 1] but got {cw}")
-    out["copy_weight"] = float(cw) if isinstance(cw, int | float) else dict(cw)
-    for key in ("kind_mean_sd", "kind_sd_scale"):
-        if not float(config[key]) > 0:
-            raise ValidationError(
-                f"model_config {key}: expected a number > 0 but got {config[key]}"
-            )
-    if not float(config["signal_effect_sd"]) >= 0:
-        raise ValidationError(
-            "model_config signal_effect_sd: expected a number >= 0 but got "
-            f"{config['signal_effect_sd']}"
-        )
-    return out
-
-
-def prepare(
-    case: Case, model_config: Mapping[str, Any], config: Config | None = None
-) -> tuple[ModelData, dict[str, Any]]:
-    """Encode ``case`` and resolve ``model_config`` against the case's engine settings.
-
-    ``config`` defaults to ``Config.from_case(case)``; a fixed ``copy_weight`` in
-    ``model_config`` replaces the case's.
-
-    Returns
-    -------
-    (ModelData, dict)
-        The encoded case and the resolved configuration for :func:`belief.model.graph.build_model`.
-    """
-    exact = Config.from_case(case) if config is None else config
-    resolved = resolve_config(model_config, exact)
-    learned_copies = isinstance(resolved["copy_weight"], dict)
-    if not learned_copies:
-        exact = dataclasses.replace(exact, copy_weight=resolved["copy_weight"])
-    return encode_case(case, exact, keep_copies=learned_copies), resolved
 
 
 class ClaimBeliefModel:
@@ -158,22 +73,28 @@ class ClaimBeliefModel:
     sampler_config : dict, optional
         Sampler settings, merged over :data:`DEFAULT_SAMPLER_CONFIG`: ``draws``, ``tune``,
         ``chains`` (run on ``min(chains, 2)`` cores), ``target_accept``, ``random_seed``,
-        ``nuts_sampler`` (passed to ``pm.sample``, e.g. ``"nutpie"``), ``advi_iterations``,
-        ``advi_draws``, and the diagnostics thresholds ``rhat_max`` and ``ess_min`` (default
-        100 per chain).
+        ``nuts_sampler`` (``"auto"``, ``"nutpie"`` or ``"pymc"``: see
+        :mod:`belief.model.nuts`), ``advi_iterations``, ``advi_draws``, and the diagnostics
+        thresholds ``rhat_max`` and ``ess_min`` (default 100 per chain).
 
     Attributes
     ----------
     idata_ : arviz.InferenceData
-        Posterior with dims ``claim``, ``source``, ``kind``, ``signal_kind``; the encoded
-        evidence in ``constant_data``.
+        Posterior with dims ``claim``, ``source``, ``kind``, ``signal_kind`` (and ``rate``:
+        sensitivity, specificity); the encoded evidence in ``constant_data``; with
+        ``method="mcmc"``, ``attrs`` record the NUTS back-end and its compile and sampling
+        seconds (:func:`belief.model.nuts.sample_nuts`).
+    model_ : pymc.Model
+        The model that was fitted. Fits of cases of the same shape share it
+        (:mod:`belief.model.cache`): its ``pm.Data`` hold the data of the latest such fit.
     reliability_ : pandas.DataFrame
         Per source: posterior mean and 90% interval of sensitivity and specificity.
     effects_ : pandas.DataFrame
         Posterior mean and 90% interval of base rate, alignment, signal effects, copy weight.
     diagnostics_ : pandas.DataFrame
         R-hat and ESS per checked parameter (empty unless ``method="mcmc"``);
-        ``diagnostics_.attrs["divergences"]``.
+        ``diagnostics_.attrs["divergences"]`` and ``attrs["mirrored_chains"]`` (chains in the
+        mirror-image solution, :func:`~belief.model.diagnostics.check_orientation`).
 
     Examples
     --------
@@ -212,7 +133,7 @@ class ClaimBeliefModel:
 
     def set_params(self, **params: Any) -> ClaimBeliefModel:
         """Set constructor parameters (scikit-learn protocol); return ``self``."""
-        _check_keys(params, self.get_params(), "parameter")
+        check_keys(params, self.get_params(), "parameter")
         for key, value in params.items():
             setattr(self, key, value)
         return self
@@ -220,13 +141,13 @@ class ClaimBeliefModel:
     @property
     def full_model_config(self) -> dict[str, Any]:
         """:data:`DEFAULT_MODEL_CONFIG` updated with ``model_config``."""
-        _check_keys(self.model_config or {}, DEFAULT_MODEL_CONFIG, "model_config")
+        check_keys(self.model_config or {}, DEFAULT_MODEL_CONFIG, "model_config")
         return copy.deepcopy(DEFAULT_MODEL_CONFIG | dict(self.model_config or {}))
 
     @property
     def full_sampler_config(self) -> dict[str, Any]:
         """:data:`DEFAULT_SAMPLER_CONFIG` updated with ``sampler_config``."""
-        _check_keys(self.sampler_config or {}, DEFAULT_SAMPLER_CONFIG, "sampler_config")
+        check_keys(self.sampler_config or {}, DEFAULT_SAMPLER_CONFIG, "sampler_config")
         return DEFAULT_SAMPLER_CONFIG | dict(self.sampler_config or {})
 
     @property
@@ -270,7 +191,11 @@ class ClaimBeliefModel:
         Warns
         -----
         ConvergenceWarning
-            With ``method="mcmc"``, when R-hat, ESS or divergences fail their thresholds.
+            With ``method="mcmc"``, when R-hat, ESS or divergences fail their thresholds, and
+            (a separate warning) when chains landed in mirror-image solutions
+            (:func:`~belief.model.diagnostics.check_orientation`).
+        BeliefWarning
+            nutpie would sample but is not installed: PyMC's sampler is used instead.
 
         Examples
         --------
@@ -287,8 +212,13 @@ class ClaimBeliefModel:
 
             case = read_case(case)
         scfg = self.full_sampler_config
-        model, data = self.build(case, config)
-        idata = sample_idata(model, data, method, scfg)
+        check_nuts_sampler(scfg["nuts_sampler"])
+        if not case.claims:
+            raise ValidationError("The case has no claims: nothing to fit")
+        data, resolved = prepare(case, self.full_model_config, config)
+        with checkout(data, resolved) as (entry, _):
+            idata = sample_idata(entry, data, method, scfg)
+            model = entry.model
         idata.add_groups(constant_data=constant_data(data))
         idata.attrs.update(method=method, case_name=case.name, model_type=type(self).__name__)
         for name in _FITTED:
@@ -300,6 +230,8 @@ class ClaimBeliefModel:
             self.diagnostics_ = check_convergence(
                 idata, checked, rhat_max=scfg["rhat_max"], ess_min=scfg["ess_min"]
             )
+            orientation = check_orientation(idata)
+            self.diagnostics_.attrs["mirrored_chains"] = orientation.attrs["mirrored_chains"]
         return self
 
     def _set_fitted(self, idata) -> None:
@@ -308,7 +240,7 @@ class ClaimBeliefModel:
         self.reliability_ = reliability_table(idata)
         self.effects_ = effects_table(idata)
         self.diagnostics_ = pd.DataFrame(columns=["param", "rhat", "ess_bulk", "ess_tail", "ok"])
-        self.diagnostics_.attrs["divergences"] = 0
+        self.diagnostics_.attrs.update(divergences=0, mirrored_chains=[])
 
     # -- queries -------------------------------------------------------------------------
     def predict_proba(self, prob: float = INTERVAL) -> pd.DataFrame:

@@ -172,15 +172,13 @@ def effects_table(idata) -> pd.DataFrame:
 
 
 # -- producing the InferenceData: the fitting back-ends -------------------------------------------
-def _fit_mcmc(model, data: ModelData, cfg: Mapping[str, Any]):
-    import pymc as pm
-
-    keys = ("draws", "tune", "chains", "target_accept", "random_seed", "progressbar")
-    kwargs = {k: cfg[k] for k in keys} | {"cores": min(cfg["chains"], 2)}
-    if cfg["nuts_sampler"] != "pymc":
-        kwargs["nuts_sampler"] = cfg["nuts_sampler"]
-    with model:
-        return pm.sample(compute_convergence_checks=False, **kwargs)
+def _relabel(idata, data: ModelData):
+    """Give every group ``data``'s coordinate labels (a cached model keeps its first case's)."""
+    coords = data.coords | {"rate": ["sensitivity", "specificity"]}
+    for group in idata.groups():
+        ds = idata[group]
+        setattr(idata, group, ds.assign_coords({k: v for k, v in coords.items() if k in ds.dims}))
+    return idata
 
 
 def _fit_advi(model, data: ModelData, cfg: Mapping[str, Any]):
@@ -192,12 +190,12 @@ def _fit_advi(model, data: ModelData, cfg: Mapping[str, Any]):
             n=cfg["advi_iterations"], method="advi", random_seed=seed, progressbar=False
         )
         idata = approx.sample(cfg["advi_draws"], random_seed=seed)
+    idata = az.InferenceData(posterior=idata.posterior)
     idata.add_groups(sample_stats=xr.Dataset({"loss": ("iteration", np.asarray(approx.hist))}))
-    return idata
+    return _relabel(idata, data)
 
 
 def _fit_map(model, data: ModelData, cfg: Mapping[str, Any]):
-    import arviz as az
     import pymc as pm
 
     with model:
@@ -205,17 +203,21 @@ def _fit_map(model, data: ModelData, cfg: Mapping[str, Any]):
     dims = {k: list(v) for k, v in model.named_vars_to_dims.items()}
     names = [v.name for v in model.free_RVs + model.deterministics]
     posterior = {k: np.asarray(point[k])[None, None, ...] for k in names}
-    return az.from_dict(posterior=posterior, coords=data.coords, dims=dims)
+    coords = data.coords | {"rate": ["sensitivity", "specificity"]}
+    return az.from_dict(posterior=posterior, coords=coords, dims=dims)
 
 
-_FITTERS = {"mcmc": _fit_mcmc, "advi": _fit_advi, "map": _fit_map}
+def sample_idata(entry, data: ModelData, method: str, cfg: Mapping[str, Any]):
+    """Fit a cached model (:func:`belief.model.cache.checkout`, holding ``data``) with
+    ``method`` ("mcmc", "advi" or "map") and sampler configuration ``cfg``.
 
-
-def sample_idata(model, data: ModelData, method: str, cfg: Mapping[str, Any]):
-    """Fit the PyMC ``model`` with ``method`` ("mcmc", "advi" or "map") and sampler ``cfg``.
-
-    NUTS runs ``cfg["chains"]`` chains on ``min(chains, 2)`` cores; ADVI draws
-    ``advi_draws`` from the fitted approximation (its loss history in ``sample_stats``); MAP
-    stores the mode as a single draw.
+    NUTS: :func:`belief.model.nuts.sample_nuts` (nutpie or PyMC, ``cfg["chains"]`` chains on
+    ``min(chains, 2)`` cores); ADVI draws ``advi_draws`` from the fitted approximation (its
+    loss history in ``sample_stats``); MAP stores the mode as a single draw.
     """
-    return _FITTERS[method](model, data, cfg)
+    if method == "mcmc":
+        from belief.model.nuts import sample_nuts
+
+        return sample_nuts(entry, data, cfg)
+    fit = _fit_advi if method == "advi" else _fit_map
+    return fit(entry.model, data, cfg)

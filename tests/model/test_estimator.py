@@ -8,6 +8,7 @@ Fitted models are cached at module scope. The full-size recovery and SBC runs ar
 from __future__ import annotations
 
 import copy
+import dataclasses
 import multiprocessing
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from belief.exceptions import (  # noqa: E402
 )
 from belief.model.diagnostics import check_convergence, stance_check  # noqa: E402
 from belief.model.estimator import ClaimBeliefModel, prepare  # noqa: E402
-from belief.model.graph import build_model  # noqa: E402
+from belief.model.graph import build_model, set_data  # noqa: E402
 
 QUICK = {"draws": 200, "tune": 300, "chains": 2, "random_seed": 11}
 
@@ -88,6 +89,8 @@ def test_bad_configuration_is_rejected_with_the_allowed_values(seed_case):
         ClaimBeliefModel(model_config={"priors": 1}).fit(seed_case)
     with pytest.raises(ValidationError, match="base_rate: expected a number in"):
         ClaimBeliefModel(model_config={"base_rate": 1.5}).fit(seed_case, method="map")
+    with pytest.raises(ValidationError, match="constrain_skill: expected True or False"):
+        ClaimBeliefModel(model_config={"constrain_skill": 1}).fit(seed_case, method="map")
     with pytest.raises(ValidationError, match="no claims"):
         ClaimBeliefModel().fit(seed_case.replace(claims=(), reports=(), signals=()))
 
@@ -271,18 +274,10 @@ def test_map_and_advi(seed_case):
     assert (a.predict_proba().p_high > a.predict_proba().p_low).all()
 
 
-def test_nuts_sampler_is_passed_through(seed_case, monkeypatch):
-    seen = {}
-
-    def fake_sample(**kwargs):
-        seen.update(kwargs)
-        raise RuntimeError("stop")
-
-    monkeypatch.setattr(pm, "sample", fake_sample)
-    model = ClaimBeliefModel(sampler_config={"nuts_sampler": "nutpie", "chains": 4})
-    with pytest.raises(RuntimeError, match="stop"):
-        model.fit(seed_case)
-    assert seen["nuts_sampler"] == "nutpie" and seen["cores"] == 2 and seen["chains"] == 4
+def test_nuts_sampler_is_validated(seed_case):
+    expected = r"nuts_sampler: expected one of \[.auto., .nutpie., .pymc.\] but got .numpyro."
+    with pytest.raises(ValidationError, match=expected):
+        ClaimBeliefModel(sampler_config={"nuts_sampler": "numpyro"}).fit(seed_case)
 
 
 # -- agreement with the exact engine --------------------------------------------------------------
@@ -413,11 +408,11 @@ def _simulate_stances(case, prior, rng):
 
 
 def _sbc_model():
-    """The SBC case, its encoding, the model (stances held in ``pm.Data``), a NUTS step and a
+    """The SBC case, its encoding, the model (evidence held in ``pm.Data``), a NUTS step and a
     function of the free values giving the checked parameters and P(true); compiled once."""
     case = case_from_records(SBC_RECORDS)
     data, resolved = prepare(case, ClaimBeliefModel().full_model_config)
-    model = build_model(data, resolved, mutable_stances=True)
+    model = build_model(data, resolved)
     outs = [model["base_rate"], model["alignment"], model["signal_effect"][0],
             model["sensitivity"][0], model["specificity"][3], model["p_true"]]  # fmt: skip
     with model:
@@ -433,7 +428,7 @@ _SBC: dict = {}
 def _sbc_fit(seed, stances, tune, draws, thin):
     """NUTS on the compiled model for new stances (a bare loop: no recompilation per fit)."""
     model, step, fn = _SBC["model"], _SBC["step"], _SBC["fn"]
-    model["stance"].set_value(stances)
+    set_data(model, dataclasses.replace(_SBC["data"], r_confirm=stances.astype(bool)))
     step.set_rng(np.random.default_rng(seed))
     step.reset_tuning()
     point, samples, p_true, divergent = dict(_SBC["start"]), [], [], 0
@@ -459,7 +454,7 @@ def run_sbc(n_sims, draws, thin, seed, tune=300):
     Prior draws and data are made up front from ``seed``; the fits run in two processes.
     """
     case, data, model, step, fn = _sbc_model()
-    _SBC.update(model=model, step=step, fn=fn, start=model.initial_point())
+    _SBC.update(model=model, step=step, fn=fn, start=model.initial_point(), data=data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         prior = pm.sample_prior_predictive(n_sims, model=model, random_seed=seed).prior

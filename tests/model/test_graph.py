@@ -71,24 +71,34 @@ def reference(case, values, cfg):
     if "base_rate" in values:
         logp += stats.beta.logpdf(br, 0.4 * 2.0, 0.6 * 2.0)
     lam = {}
-    for field in ("sensitivity", "specificity"):
-        kinds = values[f"mu_{field}_coords"]
-        for k, kind in enumerate(kinds):
-            kp = resolve_source_prior(
-                Source("_", kind=None if kind == "unknown" else kind), kind_priors
-            )
-            center = moments(getattr(kp, field))[0]
-            logp += stats.norm.logpdf(values[f"mu_{field}"][k], center, cfg["kind_mean_sd"])
-            logp += stats.halfnorm.logpdf(values[f"sigma_{field}"][k], scale=cfg["kind_sd_scale"])
+    kinds = values["kind_coords"]
+    centres = {}
+    for k, kind in enumerate(kinds):
+        kp = resolve_source_prior(
+            Source("_", kind=None if kind == "unknown" else kind), kind_priors
+        )
+        m_sens, m_spec = moments(kp.sensitivity)[0], moments(kp.specificity)[0]
+        # skill = mu_sens + mu_spec, kept on the side of its centre; bias = half the difference
+        c, sd = m_sens + m_spec, cfg["kind_mean_sd"]
+        skill = values["kind_skill"][k]
+        logp += stats.truncnorm.logpdf(skill, -abs(c) / (math.sqrt(2) * sd), np.inf,
+                                       loc=abs(c), scale=math.sqrt(2) * sd)  # fmt: skip
+        bias = values["kind_bias"][k]
+        logp += stats.norm.logpdf(bias, (m_sens - m_spec) / 2, sd / math.sqrt(2))
+        half = math.copysign(skill, c) / 2
+        centres[kind] = {"sensitivity": bias + half, "specificity": half - bias}
+    for j, field in enumerate(("sensitivity", "specificity")):
+        for k in range(len(kinds)):
+            logp += stats.halfnorm.logpdf(values["sigma"][j, k], scale=cfg["kind_sd_scale"])
         for i, sid in enumerate(values["source_coords"]):
-            z = values[f"z_{field}"][i]
+            z = values["z"][j, i]
             logp += stats.norm.logpdf(z)
             src = smap[sid]
             if is_own(src, field):
                 m, sd = moments(getattr(resolve_source_prior(src, kind_priors), field))
             else:
                 k = kinds.index(src.kind or "unknown")
-                m, sd = values[f"mu_{field}"][k], values[f"sigma_{field}"][k]
+                m, sd = centres[kinds[k]][field], values["sigma"][j, k]
             lam[(field, sid)] = m + sd * z
     a = values.get("alignment", cfg["alignment"])
     if "alignment" in values:
@@ -145,7 +155,7 @@ def random_point(model, rng):
         if value_name.endswith("_logodds__"):
             v = rng.uniform(0.1, 0.9, size=shape)
             point[value_name] = logit(v)
-        elif value_name.endswith("_log__"):
+        elif value_name.endswith(("_log__", "_interval__")):  # kind_skill: bounded below by 0
             v = rng.uniform(0.2, 1.5, size=shape)
             point[value_name] = np.log(v)
         else:
@@ -156,7 +166,7 @@ def random_point(model, rng):
     coords = model.coords
     values["source_coords"] = list(coords["source"])
     values["signal_coords"] = list(coords["signal_kind"])
-    values["mu_sensitivity_coords"] = values["mu_specificity_coords"] = list(coords["kind"])
+    values["kind_coords"] = list(coords["kind"])
     return point, values
 
 

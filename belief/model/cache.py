@@ -1,0 +1,230 @@
+"""An in-process cache of built and compiled joint models, shared by fits of the same shape.
+
+A fit encodes its case, then looks up its *key*: the shapes of the model's data
+(:func:`belief.model.graph.shape_key`: numbers of claims, sources, kinds, signals, reports and
+copies, group widths) and the resolved model configuration. Cases with the same key share one
+``pm.Model`` whose evidence sits in ``pm.Data``; the fit puts its own data in
+(:func:`belief.model.graph.set_data`) and reuses what earlier fits compiled: nutpie's compiled
+model (refilled with ``with_data``), PyMC's NUTS step (its compiled log-density and gradient),
+the initial-point function and the function that computes the deterministics from the draws.
+The cache holds the :data:`MAXSIZE` most recently used keys.
+
+Examples
+--------
+>>> from belief.model.cache import cache_info, clear_cache
+>>> clear_cache()
+>>> cache_info()
+CacheInfo(hits=0, misses=0, maxsize=8, currsize=0, compilations=0)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from belief.model.graph import ModelData, build_model, set_data, shape_key
+
+__all__ = ["MAXSIZE", "CacheInfo", "CachedModel", "cache_info", "checkout", "clear_cache"]
+
+MAXSIZE = 8  #: number of models kept (least recently used first out)
+
+
+class CacheInfo(NamedTuple):
+    """Counters of the model cache.
+
+    ``hits``/``misses``: fits that found / did not find a model of their key; ``currsize``:
+    models held; ``compilations``: sampler compilations so far (nutpie models and PyMC NUTS
+    steps; a fit that reuses one does not add to it).
+    """
+
+    hits: int
+    misses: int
+    maxsize: int
+    currsize: int
+    compilations: int
+
+
+class CachedModel:
+    """A built model and what was compiled for it, for every case of one key.
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The model; its ``pm.Data`` hold the data of the latest fit.
+    lock : threading.RLock
+        Held by a fit while the model holds its data.
+    """
+
+    def __init__(self, key: Any, model: Any) -> None:
+        self.key = key
+        self.model = model
+        self.lock = threading.RLock()
+        self.free_names = [rv.name for rv in model.free_RVs]
+        self._nutpie: Any = None
+        self._steps: dict[float, Any] = {}
+        self._initial: Any = None
+        self._deterministics: Any = None
+
+    @property
+    def has_nutpie(self) -> bool:
+        """Whether a nutpie model is compiled for this key."""
+        return self._nutpie is not None
+
+    def nutpie_model(self) -> tuple[Any, float]:
+        """nutpie's compiled model (numba) and the seconds spent compiling it now (0 if cached).
+
+        Only the free variables are traced: the deterministics are computed afterwards
+        (:meth:`deterministics`), which keeps numba's compilation short.
+        """
+        if self._nutpie is not None:
+            return self._nutpie, 0.0
+        import nutpie
+
+        start = time.perf_counter()
+        self._nutpie = nutpie.compile_pymc_model(
+            self.model, backend="numba", var_names=self.free_names
+        )
+        _count_compilation()
+        return self._nutpie, time.perf_counter() - start
+
+    def pymc_step(self, target_accept: float) -> tuple[Any, float]:
+        """PyMC's NUTS step for ``target_accept`` and the seconds spent compiling it now."""
+        if target_accept in self._steps:
+            return self._steps[target_accept], 0.0
+        import pymc as pm
+
+        start = time.perf_counter()
+        with self.model:
+            self._steps[target_accept] = pm.NUTS(target_accept=target_accept)
+        _count_compilation()
+        return self._steps[target_accept], time.perf_counter() - start
+
+    def initial_points(self, chains: int, random_seed: Any) -> list[dict[str, np.ndarray]]:
+        """One starting point per chain (untransformed, by variable name): the support point
+        jittered by U(-1, 1) on the unconstrained scale, as PyMC's ``jitter+adapt_diag``."""
+        if self._initial is None:
+            from pymc.initial_point import make_initial_point_fn
+
+            self._initial = make_initial_point_fn(
+                model=self.model, jitter_rvs=set(self.model.free_RVs), return_transformed=False
+            )
+        seeds = np.random.default_rng(random_seed).integers(2**30, size=chains)
+        return [self._initial(int(s)) for s in seeds]
+
+    def deterministics_function(self) -> tuple[Any, float]:
+        """The compiled function from the free variables (untransformed) to the deterministics,
+        and the seconds spent compiling it now (0 if cached)."""
+        if self._deterministics is not None:
+            return self._deterministics, 0.0
+        import pytensor
+        from pytensor.graph.replace import graph_replace
+
+        start = time.perf_counter()
+        model = self.model
+        inputs = [rv.type() for rv in model.free_RVs]
+        outputs = graph_replace(
+            list(model.deterministics), dict(zip(model.free_RVs, inputs, strict=True))
+        )
+        self._deterministics = pytensor.function(inputs, outputs, on_unused_input="ignore")
+        return self._deterministics, time.perf_counter() - start
+
+    def deterministics(self, draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The model's deterministics for every draw of the free variables.
+
+        Parameters
+        ----------
+        draws : mapping of str to ndarray
+            Per free variable, its draws with leading dims (chain, draw).
+
+        Returns
+        -------
+        dict of str to ndarray
+            Per deterministic, its values with leading dims (chain, draw).
+        """
+        fn, _ = self.deterministics_function()
+        names = [d.name for d in self.model.deterministics]
+        lead = next(iter(draws.values())).shape[:2] if draws else (1, 1)
+        out: dict[str, list] = {n: [] for n in names}
+        for c in range(lead[0]):
+            for d in range(lead[1]):
+                values = fn(*(draws[n][c, d] for n in self.free_names))
+                for n, value in zip(names, values, strict=True):
+                    out[n].append(value)
+        return {n: np.reshape(np.array(v), lead + np.shape(v[0])) for n, v in out.items()}
+
+
+_CACHE: OrderedDict[Any, CachedModel] = OrderedDict()
+_LOCK = threading.Lock()
+_STATS = {"hits": 0, "misses": 0, "compilations": 0}
+
+
+def _count_compilation() -> None:
+    with _LOCK:
+        _STATS["compilations"] += 1
+
+
+def _config_key(config: Mapping[str, Any]) -> str:
+    return json.dumps(config, sort_keys=True, default=repr)
+
+
+@contextmanager
+def checkout(data: ModelData, config: Mapping[str, Any]) -> Iterator[tuple[CachedModel, bool]]:
+    """The cached model of ``data``'s key (built if missing), holding ``data``.
+
+    Parameters
+    ----------
+    data : ModelData
+        The encoded case.
+    config : mapping
+        The resolved model configuration (:func:`belief.model.estimator.resolve_config`).
+
+    Yields
+    ------
+    (CachedModel, bool)
+        The entry, and whether it was already cached. Until the block ends, the model's
+        ``pm.Data`` hold ``data`` and no other fit uses the entry.
+    """
+    key = (shape_key(data), _config_key(config))
+    with _LOCK:
+        entry = _CACHE.get(key)
+        hit = entry is not None
+        _STATS["hits" if hit else "misses"] += 1
+        if entry is not None:
+            _CACHE.move_to_end(key)
+    if entry is None:
+        built = CachedModel(key, build_model(data, config))
+        with _LOCK:
+            entry = _CACHE.setdefault(key, built)
+            while len(_CACHE) > MAXSIZE:
+                _CACHE.popitem(last=False)
+    with entry.lock:
+        set_data(entry.model, data)
+        yield entry, hit
+
+
+def cache_info() -> CacheInfo:
+    """Counters of the model cache (a :class:`CacheInfo`).
+
+    Examples
+    --------
+    >>> cache_info().maxsize
+    8
+    """
+    with _LOCK:
+        return CacheInfo(
+            _STATS["hits"], _STATS["misses"], MAXSIZE, len(_CACHE), _STATS["compilations"]
+        )
+
+
+def clear_cache() -> None:
+    """Drop every cached model and reset the counters."""
+    with _LOCK:
+        _CACHE.clear()
+        _STATS.update(hits=0, misses=0, compilations=0)
