@@ -135,16 +135,47 @@ def repeat_probability(
 
 
 def first_same(
-    claim: np.ndarray, source: np.ndarray, confirm: np.ndarray, order: np.ndarray, r: int
-) -> int:
-    """Index of the earliest report by another source with report ``r``'s claim and stance.
+    claim: np.ndarray, source: np.ndarray, confirm: np.ndarray, order: np.ndarray,
+    candidate: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per report: the earliest earlier ``candidate`` report by another source with its claim
+    and stance (the report a repeat most likely goes back to: the first to give that stance),
+    or -1. One sort, no loop per report.
 
-    The report a repeat most likely goes back to (the first to give that stance); -1 if none.
+    Examples
+    --------
+    >>> first_same(np.zeros(4, int), np.array([0, 1, 0, 2]), np.array([1, 1, 1, 0], bool),
+    ...            np.arange(4), np.ones(4, bool)).tolist()
+    [-1, 0, 1, -1]
     """
-    same = (claim == claim[r]) & (source != source[r]) & (confirm == confirm[r])
-    same &= order < order[r]
-    hits = np.flatnonzero(same)
-    return int(hits[np.argmin(order[hits])]) if len(hits) else -1
+    n = len(claim)
+    out = np.full(n, -1, np.int64)
+    cand = np.flatnonzero(candidate)
+    if not len(cand):
+        return out
+    x = np.asarray(confirm, bool).astype(np.int64)
+    key = claim * 2 + x  # (claim, stance) groups
+    c = cand[np.lexsort((order[cand], key[cand]))]  # candidates by group, then order
+    gk = key[c]
+    start = np.r_[True, gk[1:] != gk[:-1]]
+    first = c[start]  # the earliest candidate of each group
+    group_of = np.cumsum(start) - 1
+    # the earliest candidate of each group whose source differs from the first's
+    differs = source[c] != source[first][group_of]
+    second = np.full(len(first), -1, np.int64)
+    hit = np.flatnonzero(differs)
+    g_hit, at = np.unique(group_of[hit], return_index=True)
+    second[g_hit] = c[hit[at]]
+    # each report's group among the candidates' groups
+    pos = np.searchsorted(gk[start], key)
+    pos = np.minimum(pos, len(first) - 1)
+    has = gk[start][pos] == key
+    f, s2 = np.where(has, first[pos], -1), np.where(has, second[pos], -1)
+    use_f = (f >= 0) & (source[np.maximum(f, 0)] != source) & (order[np.maximum(f, 0)] < order)
+    use_s = ~use_f & (s2 >= 0) & (order[np.maximum(s2, 0)] < order)
+    out[use_f] = f[use_f]
+    out[use_s] = s2[use_s]
+    return out
 
 
 def repeat_weights(

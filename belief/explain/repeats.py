@@ -57,10 +57,12 @@ def repeat_table(case: Case, config: Config | Mapping[str, Any] | None = None) -
     # the compiler keeps the informative reports with weight > 0 (and copies), in case order
     kept = informative[_kept_mask(ra, config)[informative]]
     by_row = dict(zip(kept.tolist(), zip(rho.tolist(), ev.r_weight.tolist())))
+    # the original: the earliest earlier report with the stance that the repeat rule counts
+    origin = first_same(ra.claim, ra.source, ra.stance > 0, rank, informative_mask(ra))
     rows = []
     for i in informative.tolist():
         p, w = by_row.get(i, (0.0, 0.0))
-        j = first_same(ra.claim, ra.source, ra.stance, rank, i) if p > 0 else -1
+        j = int(origin[i]) if p > 0 else -1
         rows.append({
             "report_id": f"r{i + 1}",
             "claim_id": ra.claim_ids[ra.claim[i]],
@@ -72,6 +74,11 @@ def repeat_table(case: Case, config: Config | Mapping[str, Any] | None = None) -
         })  # fmt: skip
     out = pd.DataFrame(rows, columns=_COLUMNS)
     return out.sort_values("p_repeat", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def informative_mask(ra: Any) -> np.ndarray:
+    """The reports the repeat rule counts as earlier stances: informative, not declared copies."""
+    return (ra.stance != 0) & (ra.derived < 0)
 
 
 def _kept_mask(ra: Any, config: Config) -> np.ndarray:

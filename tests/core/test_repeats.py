@@ -9,7 +9,7 @@ import pytest
 
 import belief
 from belief.core.compiler import compile_case
-from belief.core.repeats import earlier_shares, repeat_probability
+from belief.core.repeats import earlier_shares, first_same, repeat_probability
 from belief.data.io import case_from_records
 from belief.priors.reliability import resolve_source_prior
 
@@ -121,3 +121,17 @@ def test_repeat_probability_formula():
 def test_propensity_must_be_below_one():
     with pytest.raises(belief.ValidationError, match=r"copy_propensity\['blog'\]"):
         belief.Config(copy_propensity={"blog": 1.0})
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_first_same_matches_a_loop(seed):
+    """The original a repeat goes back to: earliest earlier candidate, other source, same stance."""
+    rng = np.random.default_rng(seed)
+    n = 300
+    claim, source = rng.integers(0, 8, n), rng.integers(0, 6, n)
+    confirm, order, cand = rng.random(n) < 0.5, rng.permutation(n), rng.random(n) < 0.8
+    got = first_same(claim, source, confirm, order, cand)
+    for r in range(n):
+        hits = [j for j in range(n) if cand[j] and claim[j] == claim[r] and source[j] != source[r]
+                and confirm[j] == confirm[r] and order[j] < order[r]]  # fmt: skip
+        assert got[r] == (min(hits, key=lambda j: order[j]) if hits else -1)
