@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from belief.core.compiler import report_arrays_from_case
-from belief.core.copies import copy_order
+from belief.core.copies import copy_rank
 from belief.core.repeats import earlier_shares
 from belief.data.types import Case
 from belief.priors.file import CalibratedPriors
@@ -73,9 +73,7 @@ def fit_copy_propensity(
     """
     ra = report_arrays_from_case(case)
     truth = np.array([np.nan if c.truth is None else float(c.truth) for c in case.claims])
-    n = len(ra.claim)
-    rank = np.empty(n, np.int64)
-    rank[np.lexsort(copy_order(ra, np.arange(n)))] = np.arange(n)
+    rank = copy_rank(ra)
     informative = (ra.stance != 0) & (ra.derived < 0)
     idx = np.flatnonzero(informative)
     m, k = earlier_shares(ra.claim[idx], ra.source[idx], ra.stance[idx] > 0, rank[idx])

@@ -36,9 +36,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
 
-from belief.core.copies import copy_order, resolve_copies
-from belief.core.groups import group_logodds
-from belief.core.repeats import copy_propensity, repeat_weights
+from belief.core.copies import resolve_copies
+from belief.core.repeats import report_repeats
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
 from belief.data.streaming import read_reports
 from belief.data.types import Case, Claim, Report, Signal, Source
@@ -320,7 +319,7 @@ def compile_arrays(
     lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
     if config.repeat_base_rate is not None:
         lo_rep = lo + np.where(base_mask, logit(config.repeat_base_rate) - logit(rate), 0.0)
-    r_repeat = _repeats(arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config)
+    r_repeat = report_repeats(arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config)
     if r_repeat.any():  # unattributed repeats count with their independent share
         r_weight = r_weight * (1.0 - r_repeat)
         full &= r_repeat < 0.5  # probably independent
@@ -348,24 +347,6 @@ def compile_arrays(
         base_start=rate,
         base_prior=config.base_rate_prior,
     )
-
-
-def _repeats(
-    arrays: ReportArrays, keep: np.ndarray, lo: np.ndarray, groups: Mapping[str, list[int]],
-    rows: np.ndarray, sources: Sequence[Source], config: Config,
-) -> np.ndarray:  # fmt: skip
-    """Repeat probability of each kept report (:mod:`belief.core.repeats`)."""
-    pi = copy_propensity(arrays.source_ids, sources, config)[arrays.source[keep]]
-    if not (pi > 0).any():
-        return np.zeros(int(keep.sum()))
-    n = len(arrays.claim)
-    rank = np.empty(n, np.int64)
-    rank[np.lexsort(copy_order(arrays, np.arange(n)))] = np.arange(n)
-    p_true = expit(group_logodds(lo, [g for g in groups.values() if len(g) > 1]))
-    return repeat_weights(
-        arrays.claim[keep], arrays.source[keep], arrays.stance[keep] > 0, rank[keep],
-        arrays.derived[keep] < 0, pi, p_true, rows,
-    )  # fmt: skip
 
 
 def compile_case(

@@ -18,7 +18,7 @@ import numpy as np
 from belief.data.arrays import STANCE_RANK, ReportArrays
 from belief.exceptions import ValidationWarning
 
-__all__ = ["copy_order", "resolve_copies"]
+__all__ = ["copy_order", "copy_rank", "resolve_copies"]
 
 
 def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -32,6 +32,14 @@ def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
     rank[np.argsort(labels, kind="stable")] = np.arange(len(labels))
     stance = STANCE_RANK[arrays.stance[idx] + 1]
     return idx, stance, rank[arrays.source[idx]], arrays.time[idx]
+
+
+def copy_rank(arrays: ReportArrays) -> np.ndarray:
+    """Each report's position in the copy order (:func:`copy_order`): what "earlier" means."""
+    n = len(arrays.claim)
+    rank = np.empty(n, np.int64)
+    rank[np.lexsort(copy_order(arrays, np.arange(n)))] = np.arange(n)
+    return rank
 
 
 def _roots(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,14 +38,25 @@ that turned out false (:func:`belief.calibrate`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+from scipy.special import expit
 
+from belief.core.copies import copy_rank
+from belief.core.groups import group_logodds
+from belief.data.arrays import ReportArrays
 from belief.data.types import Source
 from belief.priors.config import Config
 
-__all__ = ["copy_propensity", "earlier_shares", "first_same", "repeat_probability"]
+__all__ = [
+    "copy_propensity",
+    "earlier_shares",
+    "first_same",
+    "repeat_probability",
+    "repeat_weights",
+    "report_repeats",
+]
 
 
 def copy_propensity(
@@ -236,3 +247,24 @@ def repeat_weights(
         cum[c[sel]] += (1.0 - out[sel]) * llr[sel]
     rho[s_idx] = out
     return rho
+
+
+def report_repeats(
+    arrays: ReportArrays, keep: np.ndarray, lo: np.ndarray, groups: Mapping[str, list[int]],
+    rows: np.ndarray, sources: Sequence[Source], config: Config,
+) -> np.ndarray:  # fmt: skip
+    """Repeat probability of each kept report, as the compiler applies it.
+
+    ``keep`` selects the compiled reports among ``arrays``; ``lo`` is the claims' prior log-odds
+    (signals included), ``groups`` the claims' groups and ``rows`` each kept report's
+    reliability prior (:func:`repeat_weights`).
+    """
+    pi = copy_propensity(arrays.source_ids, sources, config)[arrays.source[keep]]
+    if not (pi > 0).any():
+        return np.zeros(int(keep.sum()))
+    rank = copy_rank(arrays)
+    p_true = expit(group_logodds(lo, [g for g in groups.values() if len(g) > 1]))
+    return repeat_weights(
+        arrays.claim[keep], arrays.source[keep], arrays.stance[keep] > 0, rank[keep],
+        arrays.derived[keep] < 0, pi, p_true, rows,
+    )  # fmt: skip

@@ -23,7 +23,7 @@ from belief.core.compiler import (
     signal_logodds,
     source_prior_rows,
 )
-from belief.core.copies import copy_order, resolve_copies
+from belief.core.copies import copy_rank, resolve_copies
 from belief.core.groups import group_logodds
 from belief.core.repeats import copy_propensity, repeat_weights
 from belief.data.arrays import Growable, ReportArrays
@@ -200,11 +200,9 @@ class _Stream:
         self, ra: ReportArrays, idx: np.ndarray, chans: np.ndarray, p_true: np.ndarray
     ) -> np.ndarray:
         """``1 - rho`` of the reports ``ra`` (rows ``idx`` of the stream; the compiler's rule)."""
-        n = len(ra.claim)
-        rank = np.empty(n, np.int64)
-        rank[np.lexsort(copy_order(ra, np.arange(n)))] = np.arange(n)
+        rank = copy_rank(ra)
         informative = ra.stance != 0
-        rho = np.zeros(n)
+        rho = np.zeros(len(ra.claim))
         rho[informative] = repeat_weights(
             ra.claim[informative], ra.source[informative], ra.stance[informative] > 0,
             rank[informative], ra.derived[informative] < 0, self._pi.a[ra.source[informative]],

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from belief.core.compiler import compile_case, report_arrays_from_case
-from belief.core.copies import copy_order
+from belief.core.copies import copy_rank
 from belief.core.repeats import first_same
 from belief.data.types import Case
 from belief.priors.config import Config, as_config
@@ -50,9 +50,7 @@ def repeat_table(case: Case, config: Config | Mapping[str, Any] | None = None) -
     ra = report_arrays_from_case(case)
     ev = compile_case(case, config, keep_copies=True)
     informative = np.flatnonzero(ra.stance != 0)
-    n = len(ra.claim)
-    rank = np.empty(n, np.int64)
-    rank[np.lexsort(copy_order(ra, np.arange(n)))] = np.arange(n)
+    rank = copy_rank(ra)
     rho = ev.r_repeat if ev.r_repeat is not None else np.zeros(len(ev.r_claim))
     # the compiler keeps the informative reports with weight > 0 (and copies), in case order
     kept = informative[_kept_mask(ra, config)[informative]]
