@@ -88,6 +88,7 @@ nitpicky = True
 _EXTERNAL = (
     "numpy", "pandas", "scipy", "matplotlib", "pymc", "pytensor", "arviz", "xarray", "dask",
     "distributed",
+    "np", "pd",  # the usual aliases, left in string annotations (``from __future__``)
     # the standard library (the Python inventory is optional too)
     "collections.abc", "typing", "os", "pathlib", "datetime",
 )  # fmt: skip

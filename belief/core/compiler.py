@@ -23,6 +23,10 @@ The rules:
   it has that source, else :func:`belief.priors.reliability.resolve_source_prior` (own values, then
   Admiralty grade, then kind, then default).
 * **Groups**: claims sharing a ``group`` are competing hypotheses, at most one true.
+* **Learned from the data** when the config does not give them: the base rate
+  (:mod:`belief.core.base_rate`) and the kind-level reliability means
+  (:mod:`belief.core.kinds`); the compiler marks what is learned (``base_mask``, ``kinds``) and
+  :func:`belief.core.hyper.learn_hyper` solves for it around any engine.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from belief.core.copies import resolve_copies
+from belief.core.kinds import KindLearning, kind_learning
 from belief.core.repeats import report_repeats
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
 from belief.data.streaming import read_reports
@@ -105,6 +110,7 @@ class Evidence:
     base_mask: np.ndarray | None = None
     base_start: float = 0.5
     base_prior: tuple[float, float] = (5.0, 5.0)
+    kinds: KindLearning | None = None
 
     @property
     def priors(self) -> np.ndarray:
@@ -138,8 +144,8 @@ def has_own_prior(source: Source, rate: str, config: Config) -> bool:
 
 
 def source_prior(source: Source, config: Config) -> SourcePrior:
-    """The Beta priors of one source: ``config.source_priors`` first, then the precedence."""
-    sp = config.source_priors.get(source.source_id)
+    """The Beta priors of one source: held, then ``config.source_priors``, then the precedence."""
+    sp = config.held_priors.get(source.source_id) or config.source_priors.get(source.source_id)
     if sp is not None:
         return sp
     return resolve_source_prior(source, config.kind_priors, config.default_prior)
@@ -170,7 +176,7 @@ def source_prior_rows(
     for i, sid in enumerate(source_ids):
         a = 0 if align is None else int(align[i])
         meta = table.get(sid)
-        plain = meta is None and sid not in config.source_priors
+        plain = meta is None and sid not in config.source_priors and sid not in config.held_priors
         key = (None, a)  # every unlisted source shares the default prior
         if plain and key in cache:
             rows[i] = cache[key]
@@ -319,7 +325,11 @@ def compile_arrays(
     lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
     if config.repeat_base_rate is not None:
         lo_rep = lo + np.where(base_mask, logit(config.repeat_base_rate) - logit(rate), 0.0)
-    r_repeat = report_repeats(arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config)
+    rep = priors  # the repeats' predictive starts from the priors before learning, if held
+    if config.held_priors:
+        start = replace(config, held_priors={})
+        rep = source_prior_rows(channel_source, sources, start, channel_align)
+    r_repeat = report_repeats(arrays, keep, lo_rep, groups, rep[rank[inv]], sources, config)
     if r_repeat.any():  # unattributed repeats count with their independent share
         r_weight = r_weight * (1.0 - r_repeat)
         full &= r_repeat < 0.5  # probably independent
@@ -346,6 +356,7 @@ def compile_arrays(
         base_mask=base_mask if config.base_rate is None else None,
         base_start=rate,
         base_prior=config.base_rate_prior,
+        kinds=kind_learning(channel_source, channel_align, sources, config, priors),
     )
 
 

@@ -25,6 +25,7 @@ from belief.core.compiler import (
 )
 from belief.core.copies import copy_rank, resolve_copies
 from belief.core.groups import group_logodds
+from belief.core.kinds import kind_learning
 from belief.core.repeats import copy_propensity, repeat_weights
 from belief.data.arrays import Growable, ReportArrays
 from belief.data.types import Claim
@@ -259,4 +260,6 @@ class _Stream:
             base_mask=self._base.v.copy() if self.config.base_rate is None else None,
             base_start=self._rate,
             base_prior=self.config.base_rate_prior,
+            kinds=kind_learning([self._source_ids[s] for s in self._chan_src], self._chan_align,
+                                self._sources_meta, self.config, prior),
         )  # fmt: skip

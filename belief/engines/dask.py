@@ -37,16 +37,18 @@ import glob as _glob
 import os
 import warnings
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import logit
 
-from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import channel_label, compile_arrays, side_codes, source_prior_rows
 from belief.core.copies import resolve_copies
 from belief.core.groups import group_logodds
+from belief.core.hyper import learn_hyper
+from belief.core.kinds import kind_learning
 from belief.core.repeats import copy_propensity
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
@@ -349,6 +351,7 @@ def infer_dask(
         prior = source_prior_rows(slot_src, side.sources, config, slot_align)
         slot_ids = [channel_label(s, a) for s, a in zip(slot_src, slot_align)]
     else:
+        slot_src, slot_align = list(source_ids), np.zeros(len(source_ids), np.int64)
         prior = source_prior_rows(source_ids, side.sources, config)
         slot_ids = list(source_ids)
     pi = copy_propensity(source_ids, side.sources, config)
@@ -364,7 +367,7 @@ def infer_dask(
     parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
     limit = min(exact_states, 2**config.max_enumeration)
 
-    def solve(parts: list[Any], warm: list[Any] | None) -> tuple[Any, ...]:
+    def solve(parts: list[Any], warm: list[Any] | None, prior: np.ndarray) -> tuple[Any, ...]:
         post, states, n_iter, ok = _iterate(run, parts, prior, tol, max_iter, damping, warm)
         exact = _exact_small(run, parts, prior, limit)
         if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
@@ -375,24 +378,33 @@ def infer_dask(
         return post, states, n_iter, ok, exact, done
 
     extra: dict[str, object] = {}
-    if ev0.base_mask is not None and ev0.base_mask.any():  # learn the base rate, as fast
+    kinds = kind_learning(slot_src, slot_align, side.sources, config, prior)
+    ev_h = replace(ev0, source_ids=slot_ids, a_se=prior[:, 0], b_se=prior[:, 1],
+                   a_sp=prior[:, 2], b_sp=prior[:, 3], kinds=kinds)  # fmt: skip
+    learns = (ev0.base_mask is not None and ev0.base_mask.any()) or (
+        kinds is not None and kinds.size > 0
+    )
+    if learns:  # learn the base rate and kind reliability, as fast (belief.core.hyper)
         mask, base, last = dask.delayed(ev0.base_mask, pure=True), parts, [None]
         start = float(logit(ev0.base_start))
 
-        def at(rate: float) -> np.ndarray:
-            e = with_base_rate(ev0, rate)
-            delta = float(logit(rate)) - start
-            shifted = run.persist([_call(_shift, p, mask, delta) for p in base])
-            out = solve(shifted, last[0])
-            last[0] = out[1]
-            return _gather(e, out[5], out[4])[0]
+        def shifted(e: Any) -> list[Any]:
+            if ev0.base_mask is None:
+                return base
+            delta = float(logit(e.base_start)) - start
+            return run.persist([_call(_shift, p, mask, delta) for p in base])
 
-        rate = learn_base_rate(at, ev0.base_mask, ev0.base_prior, xtol=max(tol, 1e-12))[0]
-        ev0, extra["base_rate"] = with_base_rate(ev0, rate), rate
-        parts = run.persist([_call(_shift, p, mask, float(logit(rate)) - start) for p in base])
-        post, _, n_iter, ok, exact, done = solve(parts, last[0])
+        def at(e: Any) -> tuple[np.ndarray, np.ndarray]:
+            out = solve(shifted(e), last[0], e.priors)
+            last[0] = out[1]
+            return _gather(e, out[5], out[4])[0], out[0] - e.priors
+
+        ev_h, _, learned = learn_hyper(ev_h, at, xtol=max(tol, 1e-12))
+        extra.update(learned)
+        ev0 = replace(ev0, prior_logodds=ev_h.prior_logodds, base_start=ev_h.base_start)
+        post, _, n_iter, ok, exact, done = solve(shifted(ev_h), last[0], ev_h.priors)
     else:
-        post, _, n_iter, ok, exact, done = solve(parts, None)
+        post, _, n_iter, ok, exact, done = solve(parts, None, prior)
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip

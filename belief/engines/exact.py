@@ -38,9 +38,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, logsumexp
 
-from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_case
 from belief.core.groups import group_logodds
+from belief.core.hyper import learn_hyper
 from belief.core.special import log_beta_ratio
 from belief.data.types import Case, Report, Signal
 from belief.engines.result import BeliefResult, Interval, posterior_frame
@@ -108,6 +108,22 @@ def _component_loglik(ev: Evidence, claims: list[int]) -> tuple[np.ndarray, np.n
     counts = np.zeros((2, len(srcs), len(claims)))
     np.add.at(counts, (ev.r_confirm[mask].astype(int) ^ 1, s_local, c_local), ev.r_weight[mask])
     return srcs, counts  # counts[0] = confirms, counts[1] = denies
+
+
+def reprior(cache: dict | None, ev: Evidence) -> None:
+    """Forget the cached likelihoods of ``cache`` when ``ev``'s reliability priors changed.
+
+    The components (graph structure) stay; learning kind-level reliability tries many priors.
+    """
+    if cache is None:
+        return
+    priors = ev.priors
+    old = cache.get("priors")
+    if old is not None and old.shape == priors.shape and np.array_equal(old, priors):
+        return
+    for key in [k for k in cache if isinstance(k, tuple) and k[0] in ("enumerate", "group")]:
+        del cache[key]
+    cache["priors"] = priors
 
 
 def _enumerate(ev: Evidence, claims: list[int], cache: dict | None = None) -> np.ndarray:
@@ -208,6 +224,7 @@ def posterior_logodds(
     state matrix stays under :data:`MAX_CELLS` entries (memory), else approximated.
     """
     out = ev.prior_logodds.copy()  # claims left out by ``only`` keep their prior
+    reprior(cache, ev)
     large: list[list[int]] = []
     limit = 2**config.max_enumeration
     comps = cache.get("components") if cache is not None else None
@@ -297,17 +314,18 @@ def infer_exact(
     index = {c: i for i, c in enumerate(ev.claim_ids)}
     wanted = None if only is None else {index[c] for c in only}
     diagnostics: dict[str, object] = {}
-    if ev.base_mask is None:
+    learns = (ev.base_mask is not None and ev.base_mask.any()) or (
+        ev.kinds is not None and ev.kinds.size > 0
+    )
+    if not learns:
         lo, approx = posterior_logodds(ev, config, start, wanted)
-    else:  # the base rate is learned: every claim counts (``only`` cannot narrow it)
+    else:  # learned from the data: every claim counts (``only`` cannot narrow it)
         cache: dict = {}  # the likelihood of each component's states does not depend on the rate
-        rate, lo = learn_base_rate(
-            lambda r: posterior_logodds(with_base_rate(ev, r), config, start, None, cache)[0],
-            ev.base_mask, ev.base_prior,
-        )  # fmt: skip
-        ev = with_base_rate(ev, rate)
+        ev, lo, learned = learn_hyper(
+            ev, lambda e: (posterior_logodds(e, config, start, None, cache)[0], None)
+        )
         lo, approx = posterior_logodds(ev, config, lo, None, cache)
-        diagnostics["base_rate"] = rate
+        diagnostics.update(learned)
     # reliability is integrated out: the interval collapses onto p_true
     p = expit(lo)
     post = posterior_frame(ev.claim_ids, lo, (p, p), ev.n_reports, ev.n_independent)

@@ -51,9 +51,9 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtri
 
-from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_arrays, compile_case
 from belief.core.groups import group_logodds, group_variance
+from belief.core.hyper import learn_hyper
 from belief.data.arrays import ReportArrays
 from belief.data.types import Case
 from belief.engines.cells import Block
@@ -179,12 +179,14 @@ def exact_small_components(
     likelihoods for later calls on the same reports with other claim priors (a learned base
     rate tries several).
     """
-    from belief.engines.exact import _enumerate, components, n_states
+    from belief.engines.exact import _enumerate, components, n_states, reprior
 
     if memo is not None and "small" in memo:
         sub, small = memo["small"]
         if small:
-            sub = replace(sub, prior_logodds=ev.prior_logodds)
+            reprior(memo, ev)  # learned kind reliability: the likelihoods change with the priors
+            sub = replace(sub, prior_logodds=ev.prior_logodds, a_se=ev.a_se, b_se=ev.b_se,
+                          a_sp=ev.a_sp, b_sp=ev.b_sp)  # fmt: skip
             for comp in small:
                 lo[comp] = _enumerate(sub, comp, memo)
             return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
@@ -233,6 +235,7 @@ def exact_small_components(
         small = []
     if memo is not None:
         memo["small"] = (sub, small)
+        reprior(memo, ev)
     if not small:
         return none
     for comp in small:
@@ -354,22 +357,23 @@ def _result(
 ) -> BeliefResult:  # fmt: skip
     limit = min(exact_states, 2**config.max_enumeration)
     extra: dict[str, object] = {}
-    if ev.base_mask is not None:  # learn the base rate (belief.core.base_rate)
+    if (ev.base_mask is not None and ev.base_mask.any()) or (
+        ev.kinds is not None and ev.kinds.size > 0
+    ):  # learn the base rate and kind reliability (belief.core.hyper)
         warm: list = [init, None]  # the last state, the reports' cells (built once)
         memo: dict = {}  # the small components and their likelihoods (found once)
 
-        def at(rate: float) -> np.ndarray:
-            e = with_base_rate(ev, rate)
+        def at(e: Evidence) -> tuple[np.ndarray, np.ndarray]:
             lo, _, warm[1], *_ = run_vb(e, tol=tol, max_iter=max_iter, damping=damping,
                                         init=warm[0], block=warm[1])  # fmt: skip
             lo = lo.copy()
             exact_small_components(e, lo, limit, warm[1], memo)
             warm[0] = lo
-            return lo
+            return lo, warm[1].source_stats(expit(lo))
 
-        # the rate is known to the precision of the sweeps (tol on P(true))
-        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior, xtol=max(tol, 1e-12))
-        ev, extra["base_rate"] = with_base_rate(ev, rate), rate
+        # known to the precision of the sweeps (tol on P(true))
+        ev, init, learned = learn_hyper(ev, at, xtol=max(tol, 1e-12))
+        extra.update(learned)
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip
     if not ok:

@@ -36,13 +36,13 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import (
     Evidence,
     report_arrays_from_case,
     signal_logodds,
 )
 from belief.core.groups import group_logodds
+from belief.core.hyper import learn_hyper
 from belief.core.special import cell_llr
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import report_items
@@ -173,20 +173,19 @@ class Belief(_Stream):
         limit = min(EXACT_STATES, 2**self.config.max_enumeration)
         warm = [self._lo.v.copy()]
 
-        def at(e: Evidence) -> np.ndarray:
+        def at(e: Evidence) -> tuple[np.ndarray, None]:
             lo = run_vb(e, tol=self.tol, max_iter=self.max_iter, damping=self.damping,
                         init=warm[0])[0]  # fmt: skip
             exact_small_components(e, lo, limit)
             warm[0] = lo
-            return lo
+            return lo, None
 
-        if ev.base_mask is not None and ev.base_mask.any():  # learn the base rate, as fast
-            rate = learn_base_rate(lambda r: at(with_base_rate(ev, r)), ev.base_mask,
-                                   ev.base_prior,
-                                   xtol=max(self.tol, 1e-12))[0]  # fmt: skip
-            ev = with_base_rate(ev, rate)
+        # learn the base rate and kind reliability, as fast (belief.core.hyper)
+        ev, _, learned = learn_hyper(ev, at, xtol=max(self.tol, 1e-12))
+        if "base_rate" in learned:
             self._ell.v[:] = ev.prior_logodds
-            self._rate = rate
+            self._rate = float(learned["base_rate"])  # type: ignore[arg-type]
+        self._learned = learned
         lo, post, *_ = run_vb(
             ev, tol=self.tol, max_iter=self.max_iter, damping=self.damping, init=warm[0]
         )
@@ -285,6 +284,7 @@ class Belief(_Stream):
                 "n_reports": len(self),
                 "since_refit": self._since_refit,
                 **({"base_rate": self._rate} if self.config.base_rate is None else {}),
+                **{k: v for k, v in self._learned.items() if k == "kind_reliability"},
             },
         )
 

@@ -49,8 +49,10 @@ def reliability_prior_table(
     tail = (1.0 - level) / 2
     rows = []
     for sid, src in case.source_map().items():
-        sp = config.source_priors.get(sid) or resolve_source_prior(
-            src, config.kind_priors, config.default_prior
+        sp = (
+            config.held_priors.get(sid)
+            or config.source_priors.get(sid)
+            or resolve_source_prior(src, config.kind_priors, config.default_prior)
         )
         row: dict[str, Any] = {"source_id": sid, "kind": src.kind, "side": src.side}
         for key, b in (("sens", sp.sensitivity), ("spec", sp.specificity)):
@@ -66,16 +68,23 @@ def _swept(config: Config, case: Case, who: tuple[str, str], param: str, v: floa
     what, name = who
     if what == "kind":
         entry = dict(config.kind_priors.get(name, {})) | dict.fromkeys(keys, v)
-        return dataclasses.replace(config, kind_priors={**config.kind_priors, name: entry})
+        smap = case.source_map()  # the kind's members no longer hold their learned priors
+        held = {k: p for k, p in config.held_priors.items()
+                if k not in smap or smap[k].kind != name}  # fmt: skip
+        return dataclasses.replace(config, kind_priors={**config.kind_priors, name: entry},
+                                   held_priors=held)  # fmt: skip
     base = _current_prior(config, case, who)
     new = {k: BetaPrior.from_mean_strength(v, getattr(base, k).strength) for k in keys}
     priors = {**config.source_priors, name: dataclasses.replace(base, **new)}
-    return dataclasses.replace(config, source_priors=priors)
+    held = {k: p for k, p in config.held_priors.items() if k != name}
+    return dataclasses.replace(config, source_priors=priors, held_priors=held)
 
 
 def _current_prior(config: Config, case: Case, who: tuple[str, str]) -> SourcePrior:
     what, name = who
     src = Source("(kind default)", kind=name) if what == "kind" else case.source_map()[name]
+    if what == "source" and name in config.held_priors:
+        return config.held_priors[name]
     if what == "source" and name in config.source_priors:
         return config.source_priors[name]
     return resolve_source_prior(src, config.kind_priors, config.default_prior)

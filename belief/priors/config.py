@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from belief.exceptions import ValidationError
-from belief.priors.reliability import DEFAULT_PRIOR, BetaPrior, SourcePrior
+from belief.priors.reliability import BetaPrior, SourcePrior
 
 if TYPE_CHECKING:
     from belief.data.types import Case
@@ -32,6 +32,7 @@ _MAPPINGS = (
     "kind_priors",
     "default_prior",
     "source_priors",
+    "held_priors",
     "copy_propensity",
     "source_copy_propensity",
 )
@@ -167,7 +168,9 @@ class Config:
         Per-kind reliability defaults ``{kind: {"sensitivity", "specificity", "strength"}}``;
         a kind given here overrides the built-in kind field by field.
     default_prior : mapping
-        Global reliability default (same keys).
+        Global reliability default (same keys); a key left out takes the built-in
+        :data:`~belief.priors.reliability.DEFAULT_PRIOR` value (sensitivity and specificity 0.65,
+        strength 4), learned when ``learn_kind_priors``.
     source_priors : mapping of str to SourcePrior
         Explicit per-source priors (from calibration); they take precedence over everything.
         In a case file, ``{sensitivity: {alpha, beta}, specificity: {alpha, beta}}`` or
@@ -181,6 +184,10 @@ class Config:
         The same per source ``kind`` (overrides the default).
     source_copy_propensity : mapping of str to float
         The same per source (from calibration; overrides the kind's).
+    held_priors : mapping of str to SourcePrior
+        Reliability priors learned on the whole case (kind-level learning), held fixed by
+        explanations: they take precedence like ``source_priors``, but the repeat weights keep
+        starting from the priors before learning (as ``repeat_base_rate`` does for the rate).
     repeat_base_rate : float, optional
         The base rate the repeat weights' predictive starts from (default: ``base_rate``, or
         0.5 when it is learned). Explanations set it when they hold a learned base rate fixed,
@@ -189,6 +196,14 @@ class Config:
         Side alignment on the logit scale (0 = off; ``belief calibrate`` learns it). A source
         whose ``side`` a claim ``favors`` is more likely to confirm it and less likely to deny
         it, whatever the truth (see :mod:`belief.core.compiler`).
+    learn_kind_priors : bool
+        Learn, by empirical Bayes in every engine, the mean sensitivity and specificity of the
+        source kinds (and of sources with no kind) whose values the config does not give: a
+        kind's built-in values (and the global default) then only start the estimate, worth
+        ``kind_prior_strength`` reports (:mod:`belief.core.kinds`). Default ``True``.
+    kind_prior_strength : float
+        Weight of the built-in kind values in the learned ones, in pseudo-reports (> 0,
+        default 10).
     max_enumeration : int
         Exact enumeration is used while a component has at most ``2**max_enumeration`` joint
         truth states; larger components use the mean-field approximation (with a warning).
@@ -212,14 +227,17 @@ class Config:
     signal_effects: Mapping[str, float] = field(default_factory=dict)
     default_signal_effect: float = math.log(3.0)
     kind_priors: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-    default_prior: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_PRIOR))
+    default_prior: Mapping[str, float] = field(default_factory=dict)  # empty: DEFAULT_PRIOR
     source_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
+    held_priors: Mapping[str, SourcePrior] = field(default_factory=dict)
     copy_weight: float = 0.0
     default_copy_propensity: float = 0.0
     copy_propensity: Mapping[str, float] = field(default_factory=dict)
     source_copy_propensity: Mapping[str, float] = field(default_factory=dict)
     repeat_base_rate: float | None = None
     side_effect: float = 0.0
+    learn_kind_priors: bool = True
+    kind_prior_strength: float = 10.0
     max_enumeration: int = 20
     on_large: str = "approximate"
 
@@ -239,6 +257,18 @@ class Config:
         put(self, "default_copy_propensity", _propensity("default_copy_propensity",
                                                          self.default_copy_propensity))  # fmt: skip
         put(self, "side_effect", check_number("side_effect", self.side_effect, -20.0, 20.0))
+        if not isinstance(self.learn_kind_priors, bool):
+            got = self.learn_kind_priors
+            raise ValidationError(
+                f"config learn_kind_priors: expected true or false but got {got!r}"
+            )
+        put(self, "learn_kind_priors", bool(self.learn_kind_priors))
+        strength = check_number("kind_prior_strength", self.kind_prior_strength, 0.0, 1e12)
+        if strength <= 0:
+            raise ValidationError(
+                f"config kind_prior_strength: expected a number > 0 but got {strength!r}"
+            )
+        put(self, "kind_prior_strength", strength)
         put(
             self,
             "default_signal_effect",
@@ -272,7 +302,8 @@ class Config:
             "kind_priors",
             {str(k): _reliability(f"kind_priors[{k!r}]", v) for k, v in self.kind_priors.items()},
         )
-        put(self, "default_prior", _reliability("default_prior", self.default_prior))
+        if self.default_prior:  # empty: the built-in default
+            put(self, "default_prior", _reliability("default_prior", self.default_prior))
         for name in ("copy_propensity", "source_copy_propensity"):
             values = getattr(self, name)
             put(self, name, {str(k): _propensity(f"{name}[{k!r}]", v) for k, v in values.items()})
@@ -281,6 +312,7 @@ class Config:
             "source_priors",
             {str(k): _source_prior(k, v) for k, v in self.source_priors.items()},
         )
+        put(self, "held_priors", {str(k): _source_prior(k, v) for k, v in self.held_priors.items()})
 
     @classmethod
     def from_case(

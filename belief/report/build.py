@@ -34,13 +34,14 @@ import pandas as pd
 
 from belief._version import __version__
 from belief.core.compiler import effective_reports, signal_logodds
+from belief.core.kinds import learned_group
 from belief.data.io import atomic_path
 from belief.data.types import Case, Source
 from belief.engines import posterior as engine_posterior
 from belief.exceptions import ValidationError
 from belief.explain.sensitivity import reliability_prior_table
 from belief.priors.config import Config
-from belief.priors.reliability import ADMIRALTY_PRIORS, KIND_PRIORS
+from belief.priors.reliability import ADMIRALTY_PRIORS, DEFAULT_PRIOR, KIND_PRIORS
 from belief.report._render import Block, _html, _image_writer, _markdown
 
 __all__ = ["build_report", "write_report"]
@@ -145,6 +146,8 @@ def _fmt_numbers(df: pd.DataFrame, digits: int) -> pd.DataFrame:
 
 
 def _field_origin(src: Source, field: str, config: Config) -> str:
+    if (learned := learned_group(src, field, config)) is not None:
+        return f"learned from the data (kind {learned[0]})"
     if getattr(src, field) is not None:
         return "own value"
     if src.admiralty in ADMIRALTY_PRIORS:
@@ -160,6 +163,9 @@ def _prior_origin(src: Source, config: Config) -> str:
     if src.source_id in config.source_priors:
         return "source_priors (e.g. calibrated)"
     where = {f: _field_origin(src, f, config) for f in ("sensitivity", "specificity", "strength")}
+    learned = [learned_group(src, f, config) for f in ("sensitivity", "specificity")]
+    if all(learned):  # a kind's means learned by empirical Bayes (belief.core.kinds)
+        return f"{where['strength']}; means learned from the data"
     if len(set(where.values())) == 1:
         return where["sensitivity"]
     return "; ".join(f"{f}: {w}" for f, w in where.items())
@@ -195,7 +201,7 @@ def _kind_table(case: Case, config: Config) -> pd.DataFrame:
     rows = []
     for k in kinds:
         case_cfg, builtin = dict(config.kind_priors.get(k, {})), KIND_PRIORS.get(k, {})
-        merged = dict(config.default_prior) | dict(builtin) | case_cfg
+        merged = DEFAULT_PRIOR | dict(config.default_prior) | dict(builtin) | case_cfg
         origin = "case config" if case_cfg else "built-in" if builtin else "global default"
         rows.append({"kind": k, **{f: f"{merged[f]:g}" for f in
                      ("sensitivity", "specificity", "strength")}, "from": origin})  # fmt: skip
@@ -260,7 +266,7 @@ def _assumptions(case: Case, config: Config, method: str) -> list[Block]:
         f"Claims with their own prior: {', '.join(own) or 'none'}.",
         "A group's claims compete: at most one is true, and possibly none.",
         "Global reliability default: "
-        + ", ".join(f"{k} {v:g}" for k, v in config.default_prior.items()),
+        + ", ".join(f"{k} {v:g}" for k, v in (DEFAULT_PRIOR | dict(config.default_prior)).items()),
         f"Copies (reports with derived_from) count with weight copy_weight = "
         f"{config.copy_weight:g}, except the earliest copy of a source that has no report of "
         "its own on that claim, which stands in for it.",

@@ -93,8 +93,8 @@ def test_learning_the_base_rate_improves_brier_where_it_is_far_from_one_half():
     y = truth.truth_array(case.claim_ids).astype(float)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        learned = belief.infer(case, "fast", {"base_rate": "learn"})
-        fixed = belief.infer(case, "fast", {"base_rate": 0.5})
+        learned = belief.infer(case, "fast", {"base_rate": "learn", "learn_kind_priors": False})
+        fixed = belief.infer(case, "fast", {"base_rate": 0.5, "learn_kind_priors": False})
     p1 = learned.posterior.set_index("claim_id").loc[case.claim_ids, "p_true"].to_numpy()
     p0 = fixed.posterior.set_index("claim_id").loc[case.claim_ids, "p_true"].to_numpy()
     assert abs(learned.diagnostics["base_rate"] - 0.2) < 0.08

@@ -187,6 +187,43 @@ def test_mean_field_is_exact_with_fixed_reliabilities(field, seed):
 
 
 @pytest.mark.parametrize("seed", range(6))
+def kinds_contract_case(seed: int) -> belief.Case:
+    """The contract case with more sources of the built-in kinds, so kinds have something to
+    learn (each source's prior mean comes from the other sources of its kind)."""
+    rec = contract_records(seed)
+    rng = np.random.default_rng(100 + seed)
+    rec["sources"] += [{"source_id": "s4", "kind": "media", "side": "blue"},
+                       {"source_id": "s5", "kind": "blog"},
+                       {"source_id": "s6", "kind": "media"}]  # fmt: skip
+    rec["reports"] += [
+        {"claim_id": f"c{rng.integers(5)}", "source_id": str(rng.choice(["s0", "s1", "s4", "s5",
+                                                                         "s6"])),
+         "stance": str(rng.choice(["confirm", "deny"])), "time": "2020-01-10"}
+        for _ in range(10)
+    ]  # fmt: skip
+    return case_from_records(rec, f"kinds-{seed}")
+
+
+@pytest.mark.parametrize("cfg", [{}, {"side_effect": 1.2}, {"base_rate": 0.4}],
+                         ids=["default", "side_effect", "rate_given"])  # fmt: skip
+@pytest.mark.parametrize("engine", sorted(ENGINES))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_engines_learn_the_same_kind_reliability(engine, cfg, seed, tmp_path):
+    """Kind-level reliability learned by empirical Bayes (belief.core.kinds): equal to 1e-8."""
+    case = kinds_contract_case(seed)
+    exact = belief.infer(case, config=cfg)
+    off = _p(belief.infer(case, config={**cfg, "learn_kind_priors": False}), case)
+    assert np.abs(_p(exact, case) - off).max() > 1e-3, "kind learning does not matter here"
+    got = ENGINES[engine](case, cfg, tmp_path)
+    np.testing.assert_allclose(_p(got, case), _p(exact, case), atol=1e-8)
+    learned = exact.diagnostics["kind_reliability"]
+    assert set(learned) == {"media", "blog", "(no kind)"}
+    for kind, row in learned.items():
+        for field, m in row.items():
+            assert got.diagnostics["kind_reliability"][kind][field] == pytest.approx(m, abs=1e-8)
+
+
+@pytest.mark.parametrize("seed", range(6))
 def test_mean_field_tolerance_with_learned_reliabilities(seed):
     """Pure mean-field with learned reliabilities: the documented tolerance (|dp| < 0.1)."""
     case = contract_case(seed)

@@ -106,7 +106,8 @@ def reference_cavity_logodds(
 def test_same_fixed_point_as_reference_cavity_loop(seed):
     """The reference loop above computes the same approximation cell by cell."""
     case = case_from_records(random_records(seed, n_reports=60))
-    for config in (Config(base_rate=0.5), Config(base_rate=0.5, copy_weight=0.4)):
+    for config in (Config(base_rate=0.5, learn_kind_priors=False),
+                   Config(base_rate=0.5, copy_weight=0.4, learn_kind_priors=False)):  # fmt: skip
         ev = compile_case(case, config)
         got = infer_fast(ev, config, tol=1e-13, exact_states=0).log_odds.to_numpy()
         np.testing.assert_allclose(got, reference_cavity_logodds(ev, tol=1e-13), atol=1e-9)
@@ -155,8 +156,9 @@ def test_interval_matches_monte_carlo_over_cavity_betas():
             if rng.random() < 0.4:
                 stance = str(rng.choice(["confirm", "deny"], p=[0.6, 0.4]))
                 reports.append({"claim_id": f"o{i}", "source_id": f"s{j}", "stance": stance})
-    case = case_from_records({"claims": claims, "reports": reports, "config": {"base_rate": 0.5}})
-    ev = compile_case(case, Config(base_rate=0.5))
+    fixed = {"base_rate": 0.5, "learn_kind_priors": False}  # the Monte Carlo draws at the priors
+    case = case_from_records({"claims": claims, "reports": reports, "config": fixed})
+    ev = compile_case(case, Config(**fixed))
     lo, post, *_ = run_vb(ev, tol=1e-12)
     q0 = expit(lo[0])
     m = ev.r_claim == 0  # one report per source on the target claim

@@ -69,7 +69,10 @@ def test_contributions_and_timelines_say_which_reports_are_probable_repeats():
 
 
 def test_explanations_agree_with_the_engine_with_a_learned_base_rate_and_repeats():
-    """The timeline's last step and the contributions' posterior equal infer() (review #3)."""
+    """The timeline's last step and the contributions' posterior equal infer() (review #3).
+
+    The base rate and the reliability of sources with no kind are learned (the repeat weights
+    still start from the priors before learning)."""
     rng = np.random.default_rng(1)
     reports = [{"claim_id": f"c{rng.integers(6)}", "source_id": f"s{rng.integers(5)}",
                 "stance": ["confirm", "deny"][rng.integers(2)],
@@ -78,6 +81,7 @@ def test_explanations_agree_with_the_engine_with_a_learned_base_rate_and_repeats
     cfg = {"default_copy_propensity": 0.6}
     res = belief.infer(case, config=cfg)
     assert 0 < res.diagnostics["base_rate"] < 1
+    assert "(no kind)" in res.diagnostics["kind_reliability"]  # held by explanations, too
     for c in case.claim_ids:
         tl = belief.timeline(case, c, cfg)
         assert tl["p_true"].iloc[-1] == pytest.approx(res.p(c), abs=1e-9)

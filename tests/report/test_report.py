@@ -181,7 +181,11 @@ def test_assumptions_name_priors_copies_and_signals(small_case):
     assert kinds.loc["media", "from"] == "built-in"
     sources = next(b.content for b in blocks if b.kind == "table" and "prior from" in b.content)
     origin = dict(zip(sources["source"], sources["prior from"]))
-    assert origin == {"s1": "kind media (built-in)", "s2": "Admiralty B", "s3": "own value"}
+    assert origin == {
+        "s1": "kind media (built-in); means learned from the data",
+        "s2": "Admiralty B",
+        "s3": "own value",
+    }
     facts = next(b.content for b in blocks if b.kind == "list")
     assert any("Base rate" in f and "0.4" in f and "b (0.3)" in f for f in facts)
 
