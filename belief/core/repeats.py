@@ -38,12 +38,13 @@ that turned out false (:func:`belief.calibrate`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-from belief.core.copies import copy_rank
+from belief.core.copies import copy_rank, sort_unique
 from belief.core.groups import group_logodds
 from belief.data.arrays import ReportArrays
 from belief.data.types import Source
@@ -189,6 +190,47 @@ def first_same(
     return out
 
 
+def start_logodds(p_true: np.ndarray) -> np.ndarray:
+    """The repeat rule's starting log-odds of claims with prior ``p_true`` (clipped off 0 and 1)."""
+    p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
+    out: np.ndarray = np.log(p0) - np.log1p(-p0)
+    return out
+
+
+def channel_terms(priors: np.ndarray, confirm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per report: mean sensitivity, ``1 -`` mean specificity, and the log-likelihood ratio of
+    its stance, from its channel's Beta prior ``(a_se, b_se, a_sp, b_sp)`` (rows of ``priors``).
+
+    ``log(1 - mean)`` comes from the Beta parameters: exact when the mean rounds to 1.
+    """
+    pr = np.asarray(priors, float).reshape(-1, 4)
+    sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
+    log_a_se = np.log(pr[:, 0]) - np.log(pr[:, 0] + pr[:, 1])
+    log_b_se = np.log(pr[:, 1]) - np.log(pr[:, 0] + pr[:, 1])
+    log_a_sp = np.log(pr[:, 2]) - np.log(pr[:, 2] + pr[:, 3])
+    log_b_sp = np.log(pr[:, 3]) - np.log(pr[:, 2] + pr[:, 3])
+    llr = np.where(confirm, log_a_se - log_b_sp, log_b_se - log_a_sp)
+    return sens, 1.0 - spec, llr
+
+
+def _step(
+    cum: float, num: float, api: float, se: float, nsp: float, confirm: bool, llr: float
+) -> tuple[float, float]:
+    """One report of the rule, scalar: ``(rho, cum after it)``.
+
+    ``num = pi q``, ``api = 1 - pi``, ``nsp = 1 - E[spec]``; ``cum`` is the claim's log-odds
+    before the report (prior plus the weighted evidence of the earlier reports).
+    """
+    pt = 1.0 / (1.0 + math.exp(-cum)) if cum > -709.0 else 0.0
+    pc = pt * se + (1.0 - pt) * nsp
+    rho = num / (num + api * (pc if confirm else 1.0 - pc)) if num > 0 else 0.0
+    return rho, cum + (1.0 - rho) * llr
+
+
+#: Below this many claims still running, positions are done claim by claim in scalar code.
+_SCALAR_TAIL = 24
+
+
 def repeat_weights(
     claim: np.ndarray,
     source: np.ndarray,
@@ -213,39 +255,85 @@ def repeat_weights(
         Prior P(true) per claim (signals and groups included).
     priors : ndarray
         ``(n_reports, 4)`` reliability prior of each report's channel: ``a_se, b_se, a_sp, b_sp``.
+
+    Notes
+    -----
+    The rule is sequential within a claim only through ``rho`` itself (each report's
+    predictive depends on the weights of the earlier ones). The counts ``m`` and ``k`` come from
+    one sort by claim and copy order and a stable sort by (claim, source); the recurrence runs
+    position by position over every claim at once (claims by decreasing size, so the claims
+    still running at a position are a prefix and every step works on slices), and the last
+    positions of the few longest claims in scalar code (:func:`_step`).
+
+    Examples
+    --------
+    Two confirms on one claim at prior 0.5; the second (propensity 0.5) may repeat the first:
+
+    >>> rho = repeat_weights(np.zeros(2, int), np.array([0, 1]), np.ones(2, bool),
+    ...                      np.arange(2), np.ones(2, bool), np.array([0.5, 0.5]),
+    ...                      np.array([0.5]), np.tile([6.5, 3.5, 6.5, 3.5], (2, 1)))
+    >>> rho.round(4).tolist()  # P(confirm | first confirm) = 0.65 * 0.65 + 0.35 * 0.35 = 0.545
+    [0.0, 0.6472]
     """
     rho = np.zeros(len(claim))
     s_idx = np.flatnonzero(suspect)
     if not (propensity[s_idx] > 0).any():
         return rho
-    c, x, o, pi = claim[s_idx], confirm[s_idx], order[s_idx], propensity[s_idx]
-    m, k = earlier_shares(c, source[s_idx], x, o)
-    pr = priors[s_idx]
-    sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
-    # log(1 - mean) from the Beta parameters: exact when the mean rounds to 1 (strength 1e12)
-    log_a_se = np.log(pr[:, 0]) - np.log(pr[:, 0] + pr[:, 1])
-    log_b_se = np.log(pr[:, 1]) - np.log(pr[:, 0] + pr[:, 1])
-    log_a_sp = np.log(pr[:, 2]) - np.log(pr[:, 2] + pr[:, 3])
-    log_b_sp = np.log(pr[:, 3]) - np.log(pr[:, 2] + pr[:, 3])
-    llr = np.where(x, log_a_se - log_b_sp, log_b_se - log_a_sp)
-    p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
-    cum = np.log(p0) - np.log1p(-p0)  # per claim: prior log-odds plus the evidence so far
-    # position of each report among its claim's reports, in the copy order
-    srt = np.lexsort((o, c))
-    first = np.r_[True, c[srt][1:] != c[srt][:-1]] if len(srt) else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(first, np.arange(len(srt)), 0))
-    rank = np.empty(len(srt), np.int64)
-    rank[srt] = np.arange(len(srt)) - start
-    by_rank = np.argsort(rank, kind="stable")
-    cuts = np.cumsum(np.bincount(rank))[:-1]
-    out = np.zeros(len(s_idx))
-    for sel in np.split(by_rank, cuts):  # one report per claim at each position
-        pt = 1.0 / (1.0 + np.exp(-cum[c[sel]]))
-        p_conf = pt * sens[sel] + (1.0 - pt) * (1.0 - spec[sel])
-        p_x = np.where(x[sel], p_conf, 1.0 - p_conf)
-        out[sel] = repeat_probability(pi[sel], m[sel], k[sel], p_x)
-        cum[c[sel]] += (1.0 - out[sel]) * llr[sel]
-    rho[s_idx] = out
+    n = len(s_idx)
+    srt = s_idx[sort_unique((claim[s_idx], order[s_idx]))]  # by claim, then copy order
+    c, s, x = claim[srt], source[srt], np.asarray(confirm, bool)[srt]
+    xi = x.astype(np.int64)
+    new = np.r_[True, c[1:] != c[:-1]]
+    starts = np.flatnonzero(new)
+    size = np.diff(np.r_[starts, n])
+    run = np.repeat(starts, size)
+    pos = np.arange(n) - run  # earlier reports on the claim
+    conf = np.cumsum(xi) - xi
+    conf -= conf[run]  # earlier confirms on the claim
+    # earlier reports (and confirms) by the same source: stable sort by (claim, source)
+    sub = sort_unique((c, s, np.arange(n)))
+    key = c[sub] * (int(s.max()) + 1) + s[sub]
+    first = np.r_[True, key[1:] != key[:-1]]
+    gstart = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    own, own_conf = np.empty(n, np.int64), np.empty(n, np.int64)
+    own[sub] = np.arange(n) - gstart
+    cx = np.cumsum(xi[sub]) - xi[sub]
+    own_conf[sub] = cx - cx[gstart]
+    m = pos - own
+    k = np.where(x, conf - own_conf, (pos - conf) - (own - own_conf))
+    pi = np.asarray(propensity, float)[srt]
+    q = np.divide(k, m, out=np.zeros(n), where=m > 0)
+    num, api = pi * q, 1.0 - pi
+    se, nsp, llr = channel_terms(np.asarray(priors)[srt], x)
+    # position-major layout: claims by decreasing size, position p of every claim still running
+    csort = np.argsort(-size, kind="stable")
+    crank = np.empty(len(size), np.int64)
+    crank[csort] = np.arange(len(size))
+    active = np.cumsum(np.bincount(size, minlength=int(size.max()) + 1)[::-1])[::-1][1:]
+    offset = np.r_[0, np.cumsum(active)]
+    n_par = int(np.sum(active > _SCALAR_TAIL))  # positions done over all claims at once
+    cum = start_logodds(p_true)[c[starts]][csort]  # per claim, by decreasing size
+    out = np.zeros(n)
+    par = np.flatnonzero(pos < n_par)
+    pm = np.empty(int(offset[n_par]), np.int64)
+    pm[offset[pos[par]] + crank[(np.cumsum(new) - 1)[par]]] = par
+    p_num, p_api, p_se, p_nsp, p_x, p_llr = (v[pm] for v in (num, api, se, nsp, x, llr))
+    p_out = np.zeros(len(pm))
+    for p in range(n_par):
+        a, sl = int(active[p]), slice(int(offset[p]), int(offset[p + 1]))
+        pt = 1.0 / (1.0 + np.exp(-cum[:a]))
+        pc = pt * p_se[sl] + (1.0 - pt) * p_nsp[sl]
+        den = p_num[sl] + p_api[sl] * np.where(p_x[sl], pc, 1.0 - pc)
+        r = np.divide(p_num[sl], den, out=p_out[sl], where=p_num[sl] > 0)
+        cum[:a] += (1.0 - r) * p_llr[sl]
+    out[pm] = p_out
+    for j in range(int(active[n_par]) if n_par < len(active) else 0):  # the longest claims' tails
+        lo = int(starts[csort[j]])
+        cj, rows = float(cum[j]), range(lo + n_par, lo + int(size[csort[j]]))
+        for i, args in zip(rows, zip(*(v[rows.start : rows.stop].tolist()
+                                       for v in (num, api, se, nsp, x, llr)))):  # fmt: skip
+            out[i], cj = _step(cj, *args)
+    rho[srt] = out
     return rho
 
 
