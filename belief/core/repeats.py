@@ -230,7 +230,55 @@ def _step(
     return rho, cum + (1.0 - rho) * llr
 
 
-#: Below this many claims still running, positions are done claim by claim in scalar code.
+def _rho(cum: np.ndarray, num: np.ndarray, api: np.ndarray, se: np.ndarray, nsp: np.ndarray,
+         confirm: np.ndarray) -> np.ndarray:  # fmt: skip
+    """:func:`_step`'s ``rho``, vectorized: reports at log-odds ``cum`` (before each)."""
+    with np.errstate(over="ignore"):  # exp(-cum) = inf: P(true) = 0, as in _step
+        pt = 1.0 / (1.0 + np.exp(-cum))
+    pc = pt * se + (1.0 - pt) * nsp
+    den = num + api * np.where(confirm, pc, 1.0 - pc)
+    out: np.ndarray = np.divide(num, den, out=np.zeros(len(num)), where=num > 0)
+    return out
+
+
+def _chain(cum: float, num: np.ndarray, api: np.ndarray, se: np.ndarray, nsp: np.ndarray,
+           confirm: np.ndarray, llr: np.ndarray) -> tuple[np.ndarray, float]:  # fmt: skip
+    """``rho`` of one claim's consecutive reports from log-odds ``cum``, and the log-odds after.
+
+    Speculative and exact: guess a block's ``rho``, take the log-odds before each report as a
+    running sum (``np.cumsum`` adds in order, as the loop does) and recompute ``rho`` from
+    them. Up to the first report whose ``rho`` changed, the guess is what the loop computes
+    (each depends only on the earlier ones), and so is that report's recomputed ``rho``. Once
+    the claim's P(true) rounds to 0 or 1 every guess holds and blocks grow; where guesses keep
+    failing, blocks shrink to scalar steps (:func:`_step`).
+    """
+    n = len(num)
+    out, i, width = np.empty(n), 0, 64
+    guess = np.zeros(0)
+    while i < n:
+        if width < 16:  # guesses keep failing: the loop itself, for a while
+            for j in range(i, min(n, i + 256)):
+                out[j], cum = _step(cum, float(num[j]), float(api[j]), float(se[j]),
+                                    float(nsp[j]), bool(confirm[j]), float(llr[j]))  # fmt: skip
+            i, width, guess = min(n, i + 256), 64, np.zeros(0)
+            continue
+        e = min(n, i + width)
+        sl, held = slice(i + len(guess), e), slice(i, e)
+        # the guess: what is left of the last one, then rho at the current log-odds held fixed
+        guess = np.r_[guess[: e - i], _rho(np.full(max(sl.stop - sl.start, 0), cum), num[sl],
+                                            api[sl], se[sl], nsp[sl], confirm[sl])]  # fmt: skip
+        before = np.cumsum(np.r_[cum, (1.0 - guess[:-1]) * llr[i : e - 1]])
+        rho = _rho(before, num[held], api[held], se[held], nsp[held], confirm[held])
+        bad = np.flatnonzero(rho != guess)
+        d = int(bad[0]) if len(bad) else e - i - 1  # rho[: d + 1] is the loop's
+        out[i : i + d + 1] = rho[: d + 1]
+        cum = float(before[d] + (1.0 - rho[d]) * llr[i + d])
+        width = min(2 * width, 1 << 16) if not len(bad) else width // 2 if 4 * d < width else width
+        guess, i = rho[d + 1 :], i + d + 1
+    return out, cum
+
+
+#: Below this many claims still running, positions are done claim by claim (:func:`_chain`).
 _SCALAR_TAIL = 24
 
 
@@ -324,18 +372,14 @@ def repeat_weights(
     p_out = np.zeros(len(pm))
     for p in range(n_par):
         a, sl = int(active[p]), slice(int(offset[p]), int(offset[p + 1]))
-        pt = 1.0 / (1.0 + np.exp(-cum[:a]))
-        pc = pt * p_se[sl] + (1.0 - pt) * p_nsp[sl]
-        den = p_num[sl] + p_api[sl] * np.where(p_x[sl], pc, 1.0 - pc)
-        r = np.divide(p_num[sl], den, out=p_out[sl], where=p_num[sl] > 0)
+        r = _rho(cum[:a], p_num[sl], p_api[sl], p_se[sl], p_nsp[sl], p_x[sl])
+        p_out[sl] = r
         cum[:a] += (1.0 - r) * p_llr[sl]
     out[pm] = p_out
     for j in range(int(active[n_par]) if n_par < len(active) else 0):  # the longest claims' tails
         lo = int(starts[csort[j]])
-        cj, rows = float(cum[j]), range(lo + n_par, lo + int(size[csort[j]]))
-        for i, args in zip(rows, zip(*(v[rows.start : rows.stop].tolist()
-                                       for v in (num, api, se, nsp, x, llr)))):  # fmt: skip
-            out[i], cj = _step(cj, *args)
+        rows = slice(lo + n_par, lo + int(size[csort[j]]))
+        out[rows] = _chain(float(cum[j]), *(v[rows] for v in (num, api, se, nsp, x, llr)))[0]
     rho[srt] = out
     return rho
 

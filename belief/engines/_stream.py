@@ -236,7 +236,14 @@ class _Stream:
             p_true, [self._key(i) for i in sus.tolist()], src, self._stance.a[sus] > 0,
             self._pi.a[src], self._prior.a[self._attr.a[sus]],
         )  # fmt: skip
-        self._resolve_claim(c)
+        if c in self._copy_claims:
+            self._resolve_claim(c)
+            return
+        rho = self._rho.a[sus]  # no copies: originals only, full weight but for repeats
+        self._full.a[sus] = rho < 0.5
+        for i, w in zip(sus.tolist(), (1.0 - rho).tolist()):
+            if w != self._weight.a[i]:
+                self._reattribute(i, int(self._attr.a[i]), w)
 
     def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
         """Record one report; resolve its claim's copies again if it has any."""
