@@ -18,7 +18,7 @@ import numpy as np
 from belief.data.arrays import STANCE_RANK, ReportArrays
 from belief.exceptions import ValidationWarning
 
-__all__ = ["copy_order", "copy_rank", "resolve_copies"]
+__all__ = ["copy_order", "copy_rank", "resolve_copies", "sort_unique"]
 
 
 def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -37,9 +37,25 @@ def copy_order(arrays: ReportArrays, idx: np.ndarray) -> tuple[np.ndarray, ...]:
 def copy_rank(arrays: ReportArrays) -> np.ndarray:
     """Each report's position in the copy order (:func:`copy_order`): what "earlier" means."""
     n = len(arrays.claim)
+    idx, stance, source, time = copy_order(arrays, np.arange(n))
+    time = np.unique(time, return_inverse=True)[1].reshape(-1)  # dense codes, same order
     rank = np.empty(n, np.int64)
-    rank[np.lexsort(copy_order(arrays, np.arange(n)))] = np.arange(n)
+    rank[sort_unique((time, source, stance, idx))] = np.arange(n)
     return rank
+
+
+def sort_unique(keys: tuple[np.ndarray, ...]) -> np.ndarray:
+    """``np.lexsort(keys[::-1])`` (first key primary) of non-negative integer keys whose last
+    key has no ties within the others: one unstable sort of a combined key when it fits in
+    int64 (several times faster than ``lexsort``)."""
+    total, key = 1, np.zeros(len(keys[0]), np.int64)
+    for k in keys:
+        span = int(k.max(initial=0)) + 1
+        total *= span
+        if total >= 2**62:
+            return np.lexsort(keys[::-1])
+        key = key * span + k
+    return np.argsort(key)
 
 
 def _roots(parent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,24 +38,28 @@ that turned out false (:func:`belief.calibrate`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy.special import expit
 
-from belief.core.copies import copy_rank
+from belief.core.copies import copy_rank, sort_unique
 from belief.core.groups import group_logodds
 from belief.data.arrays import ReportArrays
 from belief.data.types import Source
 from belief.priors.config import Config
 
 __all__ = [
+    "ClaimRepeats",
+    "channel_terms",
     "copy_propensity",
     "earlier_shares",
     "first_same",
     "repeat_probability",
     "repeat_weights",
     "report_repeats",
+    "start_logodds",
 ]
 
 
@@ -189,6 +193,95 @@ def first_same(
     return out
 
 
+def start_logodds(p_true: np.ndarray) -> np.ndarray:
+    """The repeat rule's starting log-odds of claims with prior ``p_true`` (clipped off 0 and 1)."""
+    p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
+    out: np.ndarray = np.log(p0) - np.log1p(-p0)
+    return out
+
+
+def channel_terms(priors: np.ndarray, confirm: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per report: mean sensitivity, ``1 -`` mean specificity, and the log-likelihood ratio of
+    its stance, from its channel's Beta prior ``(a_se, b_se, a_sp, b_sp)`` (rows of ``priors``).
+
+    ``log(1 - mean)`` comes from the Beta parameters: exact when the mean rounds to 1.
+    """
+    pr = np.asarray(priors, float).reshape(-1, 4)
+    sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
+    log_a_se = np.log(pr[:, 0]) - np.log(pr[:, 0] + pr[:, 1])
+    log_b_se = np.log(pr[:, 1]) - np.log(pr[:, 0] + pr[:, 1])
+    log_a_sp = np.log(pr[:, 2]) - np.log(pr[:, 2] + pr[:, 3])
+    log_b_sp = np.log(pr[:, 3]) - np.log(pr[:, 2] + pr[:, 3])
+    llr = np.where(confirm, log_a_se - log_b_sp, log_b_se - log_a_sp)
+    return sens, 1.0 - spec, llr
+
+
+def _step(
+    cum: float, num: float, api: float, se: float, nsp: float, confirm: bool, llr: float
+) -> tuple[float, float]:
+    """One report of the rule, scalar: ``(rho, cum after it)``.
+
+    ``num = pi q``, ``api = 1 - pi``, ``nsp = 1 - E[spec]``; ``cum`` is the claim's log-odds
+    before the report (prior plus the weighted evidence of the earlier reports).
+    """
+    pt = 1.0 / (1.0 + math.exp(-cum)) if cum > -709.0 else 0.0
+    pc = pt * se + (1.0 - pt) * nsp
+    rho = num / (num + api * (pc if confirm else 1.0 - pc)) if num > 0 else 0.0
+    return rho, cum + (1.0 - rho) * llr
+
+
+def _rho(cum: np.ndarray, num: np.ndarray, api: np.ndarray, se: np.ndarray, nsp: np.ndarray,
+         confirm: np.ndarray) -> np.ndarray:  # fmt: skip
+    """:func:`_step`'s ``rho``, vectorized: reports at log-odds ``cum`` (before each)."""
+    with np.errstate(over="ignore"):  # exp(-cum) = inf: P(true) = 0, as in _step
+        pt = 1.0 / (1.0 + np.exp(-cum))
+    pc = pt * se + (1.0 - pt) * nsp
+    den = num + api * np.where(confirm, pc, 1.0 - pc)
+    out: np.ndarray = np.divide(num, den, out=np.zeros(len(num)), where=num > 0)
+    return out
+
+
+def _chain(cum: float, num: np.ndarray, api: np.ndarray, se: np.ndarray, nsp: np.ndarray,
+           confirm: np.ndarray, llr: np.ndarray) -> tuple[np.ndarray, float]:  # fmt: skip
+    """``rho`` of one claim's consecutive reports from log-odds ``cum``, and the log-odds after.
+
+    Speculative and exact: guess a block's ``rho``, take the log-odds before each report as a
+    running sum (``np.cumsum`` adds in order, as the loop does) and recompute ``rho`` from
+    them. Up to the first report whose ``rho`` changed, the guess is what the loop computes
+    (each depends only on the earlier ones), and so is that report's recomputed ``rho``. Once
+    the claim's P(true) rounds to 0 or 1 every guess holds and blocks grow; where guesses keep
+    failing, blocks shrink to scalar steps (:func:`_step`).
+    """
+    n = len(num)
+    out, i, width = np.empty(n), 0, 64
+    guess = np.zeros(0)
+    while i < n:
+        if width < 16:  # guesses keep failing: the loop itself, for a while
+            for j in range(i, min(n, i + 256)):
+                out[j], cum = _step(cum, float(num[j]), float(api[j]), float(se[j]),
+                                    float(nsp[j]), bool(confirm[j]), float(llr[j]))  # fmt: skip
+            i, width, guess = min(n, i + 256), 64, np.zeros(0)
+            continue
+        e = min(n, i + width)
+        sl, held = slice(i + len(guess), e), slice(i, e)
+        # the guess: what is left of the last one, then rho at the current log-odds held fixed
+        guess = np.r_[guess[: e - i], _rho(np.full(max(sl.stop - sl.start, 0), cum), num[sl],
+                                            api[sl], se[sl], nsp[sl], confirm[sl])]  # fmt: skip
+        before = np.cumsum(np.r_[cum, (1.0 - guess[:-1]) * llr[i : e - 1]])
+        rho = _rho(before, num[held], api[held], se[held], nsp[held], confirm[held])
+        bad = np.flatnonzero(rho != guess)
+        d = int(bad[0]) if len(bad) else e - i - 1  # rho[: d + 1] is the loop's
+        out[i : i + d + 1] = rho[: d + 1]
+        cum = float(before[d] + (1.0 - rho[d]) * llr[i + d])
+        width = min(2 * width, 1 << 16) if not len(bad) else width // 2 if 4 * d < width else width
+        guess, i = rho[d + 1 :], i + d + 1
+    return out, cum
+
+
+#: Below this many claims still running, positions are done claim by claim (:func:`_chain`).
+_SCALAR_TAIL = 24
+
+
 def repeat_weights(
     claim: np.ndarray,
     source: np.ndarray,
@@ -213,40 +306,152 @@ def repeat_weights(
         Prior P(true) per claim (signals and groups included).
     priors : ndarray
         ``(n_reports, 4)`` reliability prior of each report's channel: ``a_se, b_se, a_sp, b_sp``.
+
+    Notes
+    -----
+    The rule is sequential within a claim only through ``rho`` itself (each report's
+    predictive depends on the weights of the earlier ones). The counts ``m`` and ``k`` come from
+    one sort by claim and copy order and a stable sort by (claim, source); the recurrence runs
+    position by position over every claim at once (claims by decreasing size, so the claims
+    still running at a position are a prefix and every step works on slices), and the last
+    positions of the few longest claims in scalar code (:func:`_step`).
+
+    Examples
+    --------
+    Two confirms on one claim at prior 0.5; the second (propensity 0.5) may repeat the first:
+
+    >>> rho = repeat_weights(np.zeros(2, int), np.array([0, 1]), np.ones(2, bool),
+    ...                      np.arange(2), np.ones(2, bool), np.array([0.5, 0.5]),
+    ...                      np.array([0.5]), np.tile([6.5, 3.5, 6.5, 3.5], (2, 1)))
+    >>> rho.round(4).tolist()  # P(confirm | first confirm) = 0.65 * 0.65 + 0.35 * 0.35 = 0.545
+    [0.0, 0.6472]
     """
     rho = np.zeros(len(claim))
     s_idx = np.flatnonzero(suspect)
     if not (propensity[s_idx] > 0).any():
         return rho
-    c, x, o, pi = claim[s_idx], confirm[s_idx], order[s_idx], propensity[s_idx]
-    m, k = earlier_shares(c, source[s_idx], x, o)
-    pr = priors[s_idx]
-    sens, spec = pr[:, 0] / (pr[:, 0] + pr[:, 1]), pr[:, 2] / (pr[:, 2] + pr[:, 3])
-    # log(1 - mean) from the Beta parameters: exact when the mean rounds to 1 (strength 1e12)
-    log_a_se = np.log(pr[:, 0]) - np.log(pr[:, 0] + pr[:, 1])
-    log_b_se = np.log(pr[:, 1]) - np.log(pr[:, 0] + pr[:, 1])
-    log_a_sp = np.log(pr[:, 2]) - np.log(pr[:, 2] + pr[:, 3])
-    log_b_sp = np.log(pr[:, 3]) - np.log(pr[:, 2] + pr[:, 3])
-    llr = np.where(x, log_a_se - log_b_sp, log_b_se - log_a_sp)
-    p0 = np.clip(np.asarray(p_true, float), 1e-300, 1.0 - 1e-16)
-    cum = np.log(p0) - np.log1p(-p0)  # per claim: prior log-odds plus the evidence so far
-    # position of each report among its claim's reports, in the copy order
-    srt = np.lexsort((o, c))
-    first = np.r_[True, c[srt][1:] != c[srt][:-1]] if len(srt) else np.zeros(0, bool)
-    start = np.maximum.accumulate(np.where(first, np.arange(len(srt)), 0))
-    rank = np.empty(len(srt), np.int64)
-    rank[srt] = np.arange(len(srt)) - start
-    by_rank = np.argsort(rank, kind="stable")
-    cuts = np.cumsum(np.bincount(rank))[:-1]
-    out = np.zeros(len(s_idx))
-    for sel in np.split(by_rank, cuts):  # one report per claim at each position
-        pt = 1.0 / (1.0 + np.exp(-cum[c[sel]]))
-        p_conf = pt * sens[sel] + (1.0 - pt) * (1.0 - spec[sel])
-        p_x = np.where(x[sel], p_conf, 1.0 - p_conf)
-        out[sel] = repeat_probability(pi[sel], m[sel], k[sel], p_x)
-        cum[c[sel]] += (1.0 - out[sel]) * llr[sel]
-    rho[s_idx] = out
+    n = len(s_idx)
+    srt = s_idx[sort_unique((claim[s_idx], order[s_idx]))]  # by claim, then copy order
+    c, s, x = claim[srt], source[srt], np.asarray(confirm, bool)[srt]
+    xi = x.astype(np.int64)
+    new = np.r_[True, c[1:] != c[:-1]]
+    starts = np.flatnonzero(new)
+    size = np.diff(np.r_[starts, n])
+    run = np.repeat(starts, size)
+    pos = np.arange(n) - run  # earlier reports on the claim
+    conf = np.cumsum(xi) - xi
+    conf -= conf[run]  # earlier confirms on the claim
+    # earlier reports (and confirms) by the same source: stable sort by (claim, source)
+    sub = sort_unique((c, s, np.arange(n)))
+    key = c[sub] * (int(s.max()) + 1) + s[sub]
+    first = np.r_[True, key[1:] != key[:-1]]
+    gstart = np.maximum.accumulate(np.where(first, np.arange(n), 0))
+    own, own_conf = np.empty(n, np.int64), np.empty(n, np.int64)
+    own[sub] = np.arange(n) - gstart
+    cx = np.cumsum(xi[sub]) - xi[sub]
+    own_conf[sub] = cx - cx[gstart]
+    m = pos - own
+    k = np.where(x, conf - own_conf, (pos - conf) - (own - own_conf))
+    pi = np.asarray(propensity, float)[srt]
+    q = np.divide(k, m, out=np.zeros(n), where=m > 0)
+    num, api = pi * q, 1.0 - pi
+    se, nsp, llr = channel_terms(np.asarray(priors)[srt], x)
+    # position-major layout: claims by decreasing size, position p of every claim still running
+    csort = np.argsort(-size, kind="stable")
+    crank = np.empty(len(size), np.int64)
+    crank[csort] = np.arange(len(size))
+    active = np.cumsum(np.bincount(size, minlength=int(size.max()) + 1)[::-1])[::-1][1:]
+    offset = np.r_[0, np.cumsum(active)]
+    n_par = int(np.sum(active > _SCALAR_TAIL))  # positions done over all claims at once
+    cum = start_logodds(p_true)[c[starts]][csort]  # per claim, by decreasing size
+    out = np.zeros(n)
+    par = np.flatnonzero(pos < n_par)
+    pm = np.empty(int(offset[n_par]), np.int64)
+    pm[offset[pos[par]] + crank[(np.cumsum(new) - 1)[par]]] = par
+    p_num, p_api, p_se, p_nsp, p_x, p_llr = (v[pm] for v in (num, api, se, nsp, x, llr))
+    p_out = np.zeros(len(pm))
+    for p in range(n_par):
+        a, sl = int(active[p]), slice(int(offset[p]), int(offset[p + 1]))
+        r = _rho(cum[:a], p_num[sl], p_api[sl], p_se[sl], p_nsp[sl], p_x[sl])
+        p_out[sl] = r
+        cum[:a] += (1.0 - r) * p_llr[sl]
+    out[pm] = p_out
+    for j in range(int(active[n_par]) if n_par < len(active) else 0):  # the longest claims' tails
+        lo = int(starts[csort[j]])
+        rows = slice(lo + n_par, lo + int(size[csort[j]]))
+        out[rows] = _chain(float(cum[j]), *(v[rows] for v in (num, api, se, nsp, x, llr)))[0]
+    rho[srt] = out
     return rho
+
+
+class ClaimRepeats:
+    """The rule's running state on one claim: what a report that comes last needs, in O(1).
+
+    It holds the claim's log-odds after its reports so far (the starting prior plus their
+    weighted evidence), how many confirms and denies came before, in all and per source, and
+    the copy-order key of the latest report. :meth:`add` gives the ``rho`` of a report whose
+    key sorts after that one, exactly as :func:`repeat_weights` would on the whole claim; a
+    report that sorts earlier (or a new prior) needs :meth:`replay` of the claim's reports.
+
+    Examples
+    --------
+    The second report of :func:`repeat_weights`' example, one at a time:
+
+    >>> state = ClaimRepeats(0.5)
+    >>> row = np.array([6.5, 3.5, 6.5, 3.5])
+    >>> state.add((0, "a", 0, 0), 0, True, 0.5, row), round(state.add((0, "b", 0, 1), 1, True,
+    ...                                                               0.5, row), 4)
+    (0.0, 0.6472)
+    """
+
+    __slots__ = ("by_source", "cum", "last", "n")
+
+    def __init__(self, p_true: float) -> None:
+        self.cum = float(start_logodds(np.array([p_true]))[0])
+        self.last: tuple | None = None
+        self.n = [0, 0]  # earlier denies, confirms
+        self.by_source: dict[int, list[int]] = {}
+
+    def follows(self, key: tuple) -> bool:
+        """Whether a report with copy-order ``key`` comes after every report added so far."""
+        return self.last is None or key > self.last
+
+    def add(
+        self, key: tuple, source: int, confirm: bool, propensity: float, prior: np.ndarray
+    ) -> float:
+        """Add a report that :meth:`follows`; return its ``rho``.
+
+        ``key`` is its copy-order key (time, source id, stance rank, position), ``prior`` its
+        channel's Beta parameters ``(a_se, b_se, a_sp, b_sp)``.
+        """
+        se, nsp, llr = (float(v[0]) for v in channel_terms(prior, np.array([confirm])))
+        return self._add(key, source, bool(confirm), float(propensity), se, nsp, llr)
+
+    def _add(self, key: tuple, source: int, confirm: bool, pi: float, se: float, nsp: float,
+             llr: float) -> float:  # fmt: skip
+        own = self.by_source.setdefault(source, [0, 0])
+        m = self.n[0] + self.n[1] - own[0] - own[1]
+        k = self.n[confirm] - own[confirm]
+        rho, self.cum = _step(self.cum, pi * (k / m if m > 0 else 0.0), 1.0 - pi, se, nsp,
+                              confirm, llr)  # fmt: skip
+        self.n[confirm] += 1
+        own[confirm] += 1
+        self.last = key
+        return rho
+
+    @classmethod
+    def replay(
+        cls, p_true: float, keys: Sequence[tuple], source: np.ndarray, confirm: np.ndarray,
+        propensity: np.ndarray, priors: np.ndarray,
+    ) -> tuple[ClaimRepeats, np.ndarray]:  # fmt: skip
+        """The state after a claim's suspect reports (any order) and their ``rho``."""
+        state = cls(p_true)
+        se, nsp, llr = channel_terms(priors, np.asarray(confirm, bool))
+        rho = np.zeros(len(keys))
+        for i in sorted(range(len(keys)), key=keys.__getitem__):
+            rho[i] = state._add(keys[i], int(source[i]), bool(confirm[i]), float(propensity[i]),
+                                float(se[i]), float(nsp[i]), float(llr[i]))  # fmt: skip
+        return state, rho
 
 
 def report_repeats(

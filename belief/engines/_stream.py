@@ -4,8 +4,12 @@
 prior log-odds (signals included), source and reliability-channel codes with their Beta
 statistics, the coded reports with their attributed channel and weight, and each claim's
 report index. Copy status follows the compiler's rule (:func:`belief.core.copies.resolve_copies`),
-re-applied to one claim's reports whenever that claim has copies; with a copy propensity, the
-repeat weights (:mod:`belief.core.repeats`) are re-applied to the claim of every new report.
+re-applied to one claim's reports whenever that claim has copies. With a copy propensity, each
+report's repeat probability (:mod:`belief.core.repeats`) is kept; a claim's running state
+(:class:`~belief.core.repeats.ClaimRepeats`) gives a new report that comes last in the copy order
+its own in O(1), and the claim's reports are replayed when a report comes earlier (an
+out-of-order time), when its prior changes (a signal, a new group member), or on its first
+report after the stream was loaded.
 """
 
 from __future__ import annotations
@@ -26,8 +30,8 @@ from belief.core.compiler import (
 from belief.core.copies import copy_rank, resolve_copies
 from belief.core.groups import group_logodds
 from belief.core.kinds import kind_learning
-from belief.core.repeats import copy_propensity, repeat_weights
-from belief.data.arrays import Growable, ReportArrays
+from belief.core.repeats import ClaimRepeats, copy_propensity, repeat_weights
+from belief.data.arrays import STANCE_RANK, Growable, ReportArrays
 from belief.data.types import Claim
 from belief.exceptions import ValidationError
 from belief.priors.config import Config
@@ -84,11 +88,15 @@ class _Stream:
         self._stance, self._derived = Growable(ra.stance, np.int8), Growable(ra.derived, np.int64)
         self._time, self._attr = Growable(ra.time, np.int64), Growable(attr, np.int64)
         full = weight == 1.0  # counted in n_independent: full weight, probably not a repeat
+        rho = np.zeros(len(ra.claim))
         if self._repeats_on:
-            p_true = expit(group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1]))
-            share = self._independent_share(ra, np.arange(len(ra.claim)), attr, p_true)
-            weight, full = weight * share, full & (share > 0.5)
+            ell = self._repeat_ell(np.arange(len(self._claim_ids)))
+            p_true = expit(group_logodds(ell, [g for g in self._groups if len(g) > 1]))
+            rho = self._repeat_rho(ra, attr, p_true)
+            weight, full = weight * (1.0 - rho), full & (rho < 0.5)
         self._weight, self._full = Growable(weight, float), Growable(full, bool)
+        self._rho = Growable(rho, float)  # repeat probability of each report
+        self._rep: dict[int, ClaimRepeats] = {}  # running repeat state of claims updated
         self._copy_claims = set(np.unique(ra.claim[ra.derived >= 0]).tolist())
         np.add.at(self._n_reports.a, ra.claim, 1)
         self._lo.v[:] = group_logodds(self._ell.v, [g for g in self._groups if len(g) > 1])
@@ -179,28 +187,29 @@ class _Stream:
         )  # fmt: skip
         src, weight, _ = resolve_copies(sub, self.config.copy_weight, warn=False)
         chans = [self._channel_of(int(src[k]), c) for k in range(len(idx))]
-        if self._repeats_on:
-            block = self._block(c)
-            # the prior at the starting base rate, as the compiler has it (not the learned one)
-            start = 0.5 if self.config.base_rate is None else self.config.base_rate
-            shift = float(logit(self._rate) - logit(start))
-            ell = self._ell.a[block] - np.where(self._base.a[block], shift, 0.0)
-            lo = group_logodds(ell, [list(range(len(block)))])
-            p_true = np.array([expit(lo[block.index(c)])])
-            share = self._independent_share(sub, idx, np.asarray(chans), p_true)
-            self._full.a[idx] = (weight == 1.0) & (share > 0.5)
-            weight = weight * share
-        else:
-            self._full.a[idx] = weight == 1.0
+        rho = self._rho.a[idx]
+        self._full.a[idx] = (weight == 1.0) & (rho < 0.5)
+        weight = weight * (1.0 - rho)
         for k, i in enumerate(idx.tolist()):
             ch = chans[k]
             if ch != self._attr.a[i] or weight[k] != self._weight.a[i]:
                 self._reattribute(i, ch, float(weight[k]))
 
-    def _independent_share(
-        self, ra: ReportArrays, idx: np.ndarray, chans: np.ndarray, p_true: np.ndarray
-    ) -> np.ndarray:
-        """``1 - rho`` of the reports ``ra`` (rows ``idx`` of the stream; the compiler's rule)."""
+    def _repeat_ell(self, claims: np.ndarray) -> np.ndarray:
+        """Prior log-odds of ``claims`` as the repeat rule has them (before groups).
+
+        The base-rate claims start at ``repeat_base_rate``, else at the starting base rate, as
+        in the compiler (not at the rate a refit learned).
+        """
+        cfg = self.config
+        start = cfg.repeat_base_rate
+        start = (0.5 if cfg.base_rate is None else cfg.base_rate) if start is None else start
+        shift = float(logit(self._rate) - logit(start))
+        out: np.ndarray = self._ell.a[claims] - np.where(self._base.a[claims], shift, 0.0)
+        return out
+
+    def _repeat_rho(self, ra: ReportArrays, chans: np.ndarray, p_true: np.ndarray) -> np.ndarray:
+        """``rho`` of every report of ``ra`` at once (the compiler's rule, as at load)."""
         rank = copy_rank(ra)
         informative = ra.stance != 0
         rho = np.zeros(len(ra.claim))
@@ -209,16 +218,50 @@ class _Stream:
             rank[informative], ra.derived[informative] < 0, self._pi.a[ra.source[informative]],
             p_true, self._prior.a[chans[informative]],
         )  # fmt: skip
-        return 1.0 - rho
+        return rho
+
+    def _key(self, i: int) -> tuple[int, str, int, int]:
+        """Report ``i``'s key in the copy order (time, source id, stance rank, position)."""
+        s, st = int(self._source.a[i]), int(self._stance.a[i])
+        return int(self._time.a[i]), self._source_ids[s], int(STANCE_RANK[st + 1]), i
+
+    def _repeat_claim(self, c: int) -> None:
+        """Replay the repeat rule over claim ``c``'s reports; apply the weights that changed."""
+        idx = self._reports_of([c])
+        sus = idx[(self._stance.a[idx] != 0) & (self._derived.a[idx] < 0)]
+        src = self._source.a[sus]
+        block = self._block(c)
+        lo = group_logodds(self._repeat_ell(np.array(block)), [list(range(len(block)))])
+        p_true = float(expit(lo[block.index(c)]))
+        self._rep[c], self._rho.a[sus] = ClaimRepeats.replay(
+            p_true, [self._key(i) for i in sus.tolist()], src, self._stance.a[sus] > 0,
+            self._pi.a[src], self._prior.a[self._attr.a[sus]],
+        )  # fmt: skip
+        if c in self._copy_claims:
+            self._resolve_claim(c)
+            return
+        rho = self._rho.a[sus]  # no copies: originals only, full weight but for repeats
+        self._full.a[sus] = rho < 0.5
+        for i, w in zip(sus.tolist(), (1.0 - rho).tolist()):
+            if w != self._weight.a[i]:
+                self._reattribute(i, int(self._attr.a[i]), w)
 
     def _ingest(self, cid: str, sid: str, stance: int, did: str | None, t: int) -> int:
         """Record one report; resolve its claim's copies again if it has any."""
         c, s = self._claim_code(cid), self._source_code(sid)
         d = -1 if did is None else self._source_code(did)
-        i = self._claim.n
+        i, ch = self._claim.n, self._channel_of(s, c)
+        rho, replay = 0.0, False
+        if self._repeats_on and stance != 0 and d < 0:  # may be an unattributed repeat
+            state, key = self._rep.get(c), (t, self._source_ids[s], int(STANCE_RANK[stance + 1]), i)
+            if state is not None and state.follows(key):  # it comes last: O(1)
+                rho = state.add(key, s, stance > 0, self._pi.a[s], self._prior.a[ch])
+            else:
+                replay = True
         for arr, value in zip(
             (self._claim, self._source, self._stance, self._derived, self._time, self._attr,
-             self._weight, self._full), (c, s, stance, d, t, self._channel_of(s, c), 1.0, True),
+             self._weight, self._full, self._rho),
+            (c, s, stance, d, t, ch, 1.0 - rho, rho < 0.5, rho),
         ):  # fmt: skip
             arr.append(value)
         self._contribute(i, 1.0)
@@ -227,7 +270,9 @@ class _Stream:
         self._since_refit += 1
         if d >= 0:
             self._copy_claims.add(c)
-        if c in self._copy_claims or self._repeats_on:
+        if replay:
+            self._repeat_claim(c)
+        elif c in self._copy_claims:
             self._resolve_claim(c)
         return c
 

@@ -240,7 +240,7 @@ class Belief(_Stream):
         self._ell.a[c] += signal_logodds(signal, self.config)
         if self._repeats_on:  # repeat weights use the claims' prior
             for m in self._block(c):
-                self._resolve_claim(m)
+                self._repeat_claim(m)
         return self._changed([c])
 
     def add_claim(self, claim: Claim | Mapping[str, Any]) -> pd.Series:
@@ -251,7 +251,7 @@ class Belief(_Stream):
         if self._repeats_on:  # a new member changes its group's prior, which repeats use
             for m in self._block(c):
                 if m != c:
-                    self._resolve_claim(m)
+                    self._repeat_claim(m)
         return self._changed([c])
 
     @property

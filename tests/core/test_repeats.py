@@ -135,3 +135,70 @@ def test_first_same_matches_a_loop(seed):
         hits = [j for j in range(n) if cand[j] and claim[j] == claim[r] and source[j] != source[r]
                 and confirm[j] == confirm[r] and order[j] < order[r]]  # fmt: skip
         assert got[r] == (min(hits, key=lambda j: order[j]) if hits else -1)
+
+
+def _reference_weights(claim, source, confirm, order, suspect, propensity, p_true, priors):
+    """The rule as a plain loop: each claim's suspect reports in copy order, one at a time."""
+    rho = np.zeros(len(claim))
+    for c in np.unique(claim):
+        idx = [i for i in np.argsort(order) if claim[i] == c and suspect[i]]
+        p0 = min(max(p_true[c], 1e-300), 1 - 1e-16)
+        cum = np.log(p0) - np.log1p(-p0)
+        seen = {}  # (source, stance) -> earlier reports
+        for i in idx:
+            s, x = source[i], bool(confirm[i])
+            earlier = sum(v for (s2, _), v in seen.items() if s2 != s)
+            same = sum(v for (s2, x2), v in seen.items() if s2 != s and x2 == x)
+            a_se, b_se, a_sp, b_sp = priors[i]
+            se, sp = a_se / (a_se + b_se), a_sp / (a_sp + b_sp)
+            pt = 1 / (1 + np.exp(-cum)) if cum > -700 else 0.0
+            p_conf = pt * se + (1 - pt) * (1 - sp)
+            p_x = p_conf if x else 1 - p_conf
+            num = propensity[i] * (same / earlier if earlier else 0.0)
+            rho[i] = num / (num + (1 - propensity[i]) * p_x) if num > 0 else 0.0
+            llr = np.log(se / (1 - sp)) if x else np.log((1 - se) / sp)
+            cum += (1 - rho[i]) * llr
+            seen[s, x] = seen.get((s, x), 0) + 1
+    return rho
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("tail", [0, 3, 10**9])
+def test_repeat_weights_match_a_plain_loop(seed, tail, monkeypatch):
+    """Position-parallel, scalar tail, or both: the same weights as one report at a time.
+
+    One claim holds half the reports (the scalar tail runs over it); propensities include 0,
+    some reports are declared copies (not suspect), copy ranks have gaps.
+    """
+    import belief.core.repeats as repeats
+
+    monkeypatch.setattr(repeats, "_SCALAR_TAIL", tail)
+    rng = np.random.default_rng(seed)
+    n = 300
+    claim = np.where(rng.random(n) < 0.5, 0, rng.integers(1, 30, n))
+    source, confirm = rng.integers(0, 8, n), rng.random(n) < 0.6
+    order, suspect = rng.permutation(n) * 3, rng.random(n) < 0.9
+    pi, p_true = rng.choice([0.0, 0.2, 0.7], n), rng.uniform(0.05, 0.95, 30)
+    priors = rng.uniform(0.5, 20.0, (n, 4))
+    args = (claim, source, confirm, order, suspect, pi, p_true, priors)
+    got = repeats.repeat_weights(*args)
+    expected = _reference_weights(*args)
+    assert (expected > 0.05).sum() > 50  # the rule is at work
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("p_confirm, strength", [(0.5, 1.0), (0.8, 10.0), (0.05, 10.0)])
+def test_repeat_weights_of_a_long_claim_match_a_plain_loop(p_confirm, strength):
+    """3,000 reports on one claim: P(true) hovering (guesses fail, scalar steps), or driven to 1
+    or 0 (guesses hold, long blocks), through the speculative chain."""
+    import belief.core.repeats as repeats
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    claim, source = np.zeros(n, np.int64), rng.integers(0, 30, n)
+    confirm, order = rng.random(n) < p_confirm, rng.permutation(n)
+    pi, p_true = rng.choice([0.0, 0.3, 0.6], n), np.array([0.4])
+    priors = strength * rng.uniform(1.0, 4.0, (n, 4))
+    args = (claim, source, confirm, order, np.ones(n, bool), pi, p_true, priors)
+    got = repeats.repeat_weights(*args)
+    np.testing.assert_allclose(got, _reference_weights(*args), rtol=0, atol=1e-12)
