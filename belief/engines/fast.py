@@ -368,8 +368,12 @@ def _result(
             return lo
 
         # the rate is known to the precision of the sweeps (tol on P(true))
-        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior, xtol=max(tol, 1e-12))
+        rate = learn_base_rate(at, ev.base_mask, ev.base_prior, xtol=max(tol, 1e-12))[0]
         ev, extra["base_rate"] = with_base_rate(ev, rate), rate
+        # The final run starts from the state of the search's *last* run (which need not be
+        # the run at the returned rate), as in belief.engines.dask: both backends then make the
+        # same sweeps and agree far below tol (two different warm starts each stop within tol).
+        init = warm[0]
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip
     if not ok:
