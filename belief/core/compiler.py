@@ -294,7 +294,7 @@ def compile_arrays(
         prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
         base_mask = np.isnan(prior)
         lo = logit(np.where(base_mask, rate, prior))
-    index = {c: i for i, c in enumerate(arrays.claim_ids)}
+    index = {c: i for i, c in enumerate(arrays.claim_ids)} if signals else {}
     for s in signals:
         lo[index[s.claim_id]] += signal_logodds(s, config)
     attr, weight, _ = resolve_copies(arrays, config.copy_weight)

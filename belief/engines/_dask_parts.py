@@ -31,11 +31,26 @@ def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
     return read_partition(path, chunksize=chunksize).assign(part=np.int64(part))
 
 
-def _distinct(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
-    """Distinct claims, sources (incl. ``derived_from``) and reporters, in order of appearance."""
+def _distinct(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Distinct claims, sources (incl. ``derived_from``) and reporters, in order of appearance
+    (text Series: no Python string per value)."""
     sources = pd.concat([df["source_id"], df["derived_from"].dropna()], ignore_index=True)
-    return (df["claim_id"].drop_duplicates().tolist(), sources.drop_duplicates().tolist(),
-            df["source_id"].drop_duplicates().tolist())  # fmt: skip
+    return (df["claim_id"].drop_duplicates(), sources.drop_duplicates(),
+            df["source_id"].drop_duplicates())  # fmt: skip
+
+
+def _merge(a: tuple[pd.Series, ...], b: tuple[pd.Series, ...]) -> tuple[pd.Series, ...]:
+    """Two runs of :func:`_distinct` (``a`` first) as one, order of first appearance kept."""
+    return tuple(pd.concat([x, y], ignore_index=True).drop_duplicates() for x, y in zip(a, b))
+
+
+def _lookup(values: Any, known: Any) -> np.ndarray:
+    """Position of each value in the Arrow array ``known`` (-1: absent)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    at = pc.index_in(pa.array(np.asarray(values, dtype=object), pa.string()), value_set=known)
+    return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _copy_claims(df: pd.DataFrame) -> list[str]:
@@ -55,8 +70,8 @@ def _position(part: Any, row: Any) -> np.ndarray:
 class _Coding:
     """What every partition needs to code its reports (broadcast once)."""
 
-    claims: pd.Index
-    sources: pd.Index
+    claims: Any  # Arrow array of the claim ids, in order
+    sources: Any  # and of the source ids
     block: np.ndarray  # block id per claim
     copy_pos: np.ndarray  # sorted positions of the reports on claims with copies
     copy_attr: np.ndarray  # their attributed source codes
@@ -66,17 +81,22 @@ class _Coding:
     sided: bool  # side_effect != 0: channels are (source, alignment)
     labels: list[str]
     strict: bool  # claims came from a claims table: unknown ones are errors
+    repeats: bool  # unattributed repeats are scored: keep source, time and copy columns
+    n_out: int  # partitions after the shuffle
 
 
-def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
-    claim = cd.claims.get_indexer(df["claim_id"].to_numpy())
+def _encode(df: pd.DataFrame, cd: _Coding) -> list[dict[str, np.ndarray]]:
+    """The partition's reports coded in narrow columns and cut by owner (claim block modulo
+    ``n_out``), each piece in file order: one side of the shuffle (:func:`_gather`)."""
+    claim = _lookup(df["claim_id"].to_numpy(), cd.claims)
     if cd.strict and (claim < 0).any():
         from belief.data.streaming import unknown_claim_error
 
         i = int(np.flatnonzero(claim < 0)[0])
         label = cd.labels[int(df["part"].iloc[i])]
-        raise unknown_claim_error(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], cd.claims)
-    attr = cd.sources.get_indexer(df["source_id"].to_numpy()).astype(np.int64)
+        known = cd.claims.to_pylist()
+        raise unknown_claim_error(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], known)
+    attr = _lookup(df["source_id"].to_numpy(), cd.sources)
     source = attr.copy()
     weight = np.ones(len(df))
     if len(cd.copy_pos):
@@ -86,18 +106,26 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> pd.DataFrame:
         attr[hit], weight[hit] = cd.copy_attr[k[hit]], cd.copy_weight[k[hit]]
     if cd.sided:  # the channel of the claim's side, as the compiler forms it
         attr = attr * 3 + align_codes(cd.favors[claim], cd.side[attr]) + 1
-    return pd.DataFrame(
-        {
-            "claim": claim.astype(np.int64),
-            "attr": attr,
-            "stance": df["stance"].to_numpy(np.int8),
-            "weight": weight,
-            "block": cd.block[claim],
-            "source": source,
-            "time": df["time"].to_numpy(np.int64),
-            "copy": (df["derived_from"].notna() & (df["derived_from"] != "")).to_numpy(bool),
-        }
-    )
+    cols = {"claim": claim.astype(np.int32), "attr": attr.astype(np.int32),
+            "stance": df["stance"].to_numpy(np.int8)}  # fmt: skip
+    if len(cd.copy_pos):
+        cols["weight"] = weight
+    if cd.repeats:
+        cols["source"] = source.astype(np.int32)
+        cols["time"] = df["time"].to_numpy(np.int64)
+        cols["copy"] = (df["derived_from"].notna() & (df["derived_from"] != "")).to_numpy(bool)
+    owner = cd.block[claim] % cd.n_out
+    order = np.argsort(owner, kind="stable")
+    cuts = np.cumsum(np.bincount(owner, minlength=cd.n_out))[:-1]
+    pieces = {c: np.split(v[order], cuts) for c, v in cols.items()}
+    return [{c: pieces[c][j] for c in cols} for j in range(cd.n_out)]
+
+
+def _gather(world: tuple[Any, ...], n_src: int, j: int, *coded: list[dict]) -> _Part:
+    """Partition ``j`` of the shuffle (every input's piece ``j``, in file order) as a part."""
+    first = coded[0][j]
+    cols = {c: np.concatenate([x[j][c] for x in coded]) for c in first}
+    return _make_part(cols, world, n_src)
 
 
 @dataclass
@@ -114,50 +142,52 @@ class _Part:
 
 @dataclass
 class _State:
+    """A part's claim log-odds and the largest change of P(true) in its last sweep (the
+    per-source statistics are not kept: :func:`_stats` recomputes them into a tree sum)."""
+
     lo: np.ndarray
-    stats: np.ndarray
     delta: float
 
 
-def _make_part(df: pd.DataFrame, world: tuple[Any, ...], n_src: int) -> _Part:
+def _make_part(df: dict[str, np.ndarray], world: tuple[Any, ...], n_src: int) -> _Part:
     ell, groups, block_of, rep = world
-    present = np.unique(block_of[df["claim"].to_numpy()])
+    present = np.unique(block_of[df["claim"]])
     claims = np.flatnonzero(np.isin(block_of, present))
-    local = np.searchsorted(claims, df["claim"].to_numpy())
-    weight, stance = df["weight"].to_numpy(float), df["stance"].to_numpy()
+    local = np.searchsorted(claims, df["claim"])
+    stance = df["stance"]
+    weight = df["weight"] if "weight" in df else np.ones(len(stance))
     keep = (stance != 0) & (weight > 0)
     full = keep & (weight == 1.0)
     pos = {c: k for k, c in enumerate(claims.tolist())}
     own = [[pos[m] for m in g] for g in groups if g[0] in pos]
     if rep is not None:  # unattributed repeats (belief.core.repeats), as the compiler has them
         pi, src_rank, rows = rep
-        src, attr = df["source"].to_numpy(), df["attr"].to_numpy()
-        order = np.empty(len(df), np.int64)
-        order[np.lexsort((STANCE_RANK[stance + 1], src_rank[src], df["time"].to_numpy()))] = (
-            np.arange(len(df))
+        src, attr = df["source"].astype(np.int64), df["attr"].astype(np.int64)
+        order = np.empty(len(stance), np.int64)
+        order[np.lexsort((STANCE_RANK[stance + 1], src_rank[src], df["time"]))] = np.arange(
+            len(stance)
         )
         k = np.flatnonzero(keep)
         rho = repeat_weights(
-            local[k], src[k], stance[k] > 0, order[k], ~df["copy"].to_numpy(bool)[k], pi[src[k]],
+            local[k], src[k], stance[k] > 0, order[k], ~df["copy"][k], pi[src[k]],
             expit(group_logodds(ell[claims], own)), rows[attr[k]],
         )  # fmt: skip
         weight = weight.copy()
         weight[k] *= 1.0 - rho
         full[k] &= rho < 0.5
-    block = Block(len(claims), n_src, local[keep], df["attr"].to_numpy()[keep],
+    block = Block(len(claims), n_src, local[keep], df["attr"][keep],
                   stance[keep] > 0, weight[keep])  # fmt: skip
     return _Part(claims, ell[claims], own, block, np.bincount(local, minlength=len(claims)),
                  np.bincount(local[full], minlength=len(claims)))  # fmt: skip
 
 
 def _start(part: _Part) -> _State:
-    lo = group_logodds(part.ell, part.groups)
-    return _State(lo, part.block.source_stats(expit(lo)), np.inf)
+    return _State(group_logodds(part.ell, part.groups), np.inf)
 
 
 def _resume(part: _Part, state: _State) -> _State:
     """A warm start from an earlier state (its log-odds, this part's statistics)."""
-    return _State(state.lo, part.block.source_stats(expit(state.lo)), np.inf)
+    return _State(state.lo, np.inf)
 
 
 def _shift(part: _Part, mask: np.ndarray, delta: float) -> _Part:
@@ -169,11 +199,17 @@ def _shift(part: _Part, mask: np.ndarray, delta: float) -> _Part:
 def _step(part: _Part, state: _State, post: np.ndarray, damping: float) -> _State:
     new = sweep(state.lo, post, part.block, part.ell, part.groups, damping)
     delta = float(np.max(np.abs(expit(new) - expit(state.lo)), initial=0.0))
-    return _State(new, part.block.source_stats(expit(new)), delta)
+    return _State(new, delta)
 
 
-def _summary(state: _State) -> tuple[np.ndarray, float]:
-    return state.stats, state.delta
+def _stats(part: _Part, state: _State) -> tuple[np.ndarray, float]:
+    """The part's per-source statistics at its state, and its last change."""
+    return part.block.source_stats(expit(state.lo)), state.delta
+
+
+def _add(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> tuple[np.ndarray, float]:
+    """Two parts' :func:`_stats` as one (a node of the tree sum)."""
+    return a[0] + b[0], max(a[1], b[1])
 
 
 def _override(part: _Part, state: _State, exact: tuple[np.ndarray, np.ndarray]) -> _State:
@@ -184,7 +220,7 @@ def _override(part: _Part, state: _State, exact: tuple[np.ndarray, np.ndarray]) 
     own = (part.claims[k] == claims) if len(part.claims) else np.zeros(len(claims), bool)
     lo = state.lo.copy()
     lo[k[own]] = values[own]
-    return _State(lo, part.block.source_stats(expit(lo)), state.delta)
+    return _State(lo, state.delta)
 
 
 def _claim_counts(part: _Part) -> np.ndarray:

@@ -52,16 +52,17 @@ from belief.core.kinds import kind_learning
 from belief.core.repeats import copy_propensity
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
-from belief.data.types import Case, Claim
+from belief.data.types import Case
 from belief.data.validation import warn_unknown_sources
 from belief.engines._dask_parts import (
+    _add,
     _claim_counts,
     _Coding,
     _copy_claims,
     _distinct,
     _encode,
     _finish,
-    _make_part,
+    _merge,
     _override,
     _position,
     _read,
@@ -70,9 +71,10 @@ from belief.engines._dask_parts import (
     _shift,
     _small_cells,
     _start,
+    _stats,
     _step,
-    _summary,
 )
+from belief.engines._dask_parts import _gather as _gather_part
 from belief.engines.fast import Damping, bounds
 from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
 from belief.exceptions import ConvergenceWarning, ValidationError
@@ -164,8 +166,18 @@ def _call(fn: Any, *args: Any) -> Any:
     return delayed(fn, pure=True)(*args)
 
 
-def _ordered(lists: Sequence[list[str]]) -> list[str]:
-    return list(dict.fromkeys(x for part in lists for x in part))
+def _tree(fn: Any, xs: list[Any]) -> Any:
+    """``fn`` folded over ``xs`` in a balanced tree of tasks, order kept (so each node frees
+    its inputs: the client never holds every partition's result at once)."""
+    while len(xs) > 1:
+        pairs = [_call(fn, a, b) for a, b in zip(xs[::2], xs[1::2])]
+        xs = pairs + ([xs[-1]] if len(xs) % 2 else [])
+    return xs[0]
+
+
+def _summed(run: _Runner, parts: list[Any], states: list[Any]) -> tuple[np.ndarray, float]:
+    """The summed per-source statistics of all parts and their largest last change."""
+    return run.compute([_tree(_add, [_call(_stats, p, s) for p, s in zip(parts, states)])])[0]
 
 
 class _Runner:
@@ -205,15 +217,13 @@ def _iterate(
         states = run.persist([_call(_start, p) for p in parts])
     else:
         states = run.persist([_call(_resume, p, s) for p, s in zip(parts, warm)])
-    summaries = run.compute([_call(_summary, s) for s in states])
-    post, schedule = prior + sum(st for st, _ in summaries), Damping(damping)
+    post, schedule = prior + _summed(run, parts, states)[0], Damping(damping)
     for it in range(1, max_iter + 1):
         shared = delayed(post, pure=True)  # one copy per sweep, not one per task
         d = schedule.value
         states = run.persist([_call(_step, p, s, shared, d) for p, s in zip(parts, states)])
-        summaries = run.compute([_call(_summary, s) for s in states])
-        post = prior + sum(st for st, _ in summaries)
-        delta = max(d for _, d in summaries)
+        stats, delta = _summed(run, parts, states)
+        post = prior + stats
         schedule.observe(delta)
         if delta < tol:
             return post, states, it, True
@@ -314,6 +324,7 @@ def infer_dask(
     """
     import dask
     import dask.dataframe as dd
+    import pyarrow as pa
 
     from belief.data.io import read_side_tables
 
@@ -321,15 +332,20 @@ def infer_dask(
     side = read_side_tables(claims, sources, signals) if tables is None else tables
     config = as_config(config, side)
     meta = empty_chunk().assign(part=np.int64(0))
+    # Not persisted: each pass over the reports (ids, copies, coding) reads the files again,
+    # so the text of all partitions is never in memory at once.
     reads = [_call(_read, p, k, chunksize) for k, p in enumerate(paths)]
     raw = dd.from_delayed(reads, meta=meta, verify_meta=False)
-    (raw,) = run.persist([raw])
-    ids = run.compute([_call(_distinct, p) for p in raw.to_delayed()])
-    claim_ids = side.claim_ids if claims is not None else _ordered(
-        [x[0] for x in ids] + [[s.claim_id for s in side.signals]])  # fmt: skip
-    source_ids = _ordered([x[1] for x in ids])
-    warn_unknown_sources(_ordered([x[2] for x in ids]), side.sources, str(reports))
-    claim_objs = side.claims if claims is not None else tuple(Claim(c) for c in claim_ids)
+    ids = run.compute([_tree(_merge, [_call(_distinct, p) for p in raw.to_delayed()])])[0]
+    if claims is not None:
+        claim_ids = side.claim_ids
+    else:
+        extra_ids = pd.Series([s.claim_id for s in side.signals], dtype=ids[0].dtype)
+        claim_ids = _merge((ids[0],), (extra_ids,))[0].tolist()
+    source_ids = ids[1].tolist()
+    warn_unknown_sources(ids[2].tolist(), side.sources, str(reports))
+    del ids
+    claim_objs = side.claims if claims is not None else None  # no table: no objects per claim
     ev0 = compile_arrays(ReportArrays(claim_ids, [], *(np.zeros(0, np.int64),) * 5), config,
                          claims=claim_objs, signals=side.signals)  # fmt: skip
     block_of = np.arange(len(claim_ids), dtype=np.int64) + len(ev0.groups)
@@ -337,14 +353,19 @@ def infer_dask(
         block_of[g] = k
     vocab: dict[str, int] = {}
     side_of = {s.source_id: s.side for s in side.sources}
-    favors = side_codes([c.favors for c in claim_objs], vocab)
+    if claim_objs is None:
+        favors = np.full(len(claim_ids), -1, np.int64)
+    else:
+        favors = side_codes([c.favors for c in claim_objs], vocab)
     sides = side_codes([side_of.get(s) for s in source_ids], vocab)
     sided = bool(config.side_effect)
     copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)
-    coding = _Coding(pd.Index(claim_ids), pd.Index(source_ids), block_of, copy_pos, copy_attr,
-                     copy_w, sides, favors, sided, paths, claims is not None)  # fmt: skip
-    coded = raw.map_partitions(_encode, dask.delayed(coding), meta=_encode(meta, coding))
-    coded = coded.shuffle(on="block", npartitions=len(paths))
+    pi = copy_propensity(source_ids, side.sources, config)
+    coding = _Coding(pa.array(claim_ids, pa.string()), pa.array(source_ids, pa.string()),
+                     block_of, copy_pos, copy_attr, copy_w, sides, favors, sided, paths,
+                     claims is not None, bool((pi > 0).any()), len(paths))  # fmt: skip
+    shared_coding = dask.delayed(coding, pure=True)
+    coded = [_call(_encode, p, shared_coding) for p in raw.to_delayed()]
     if sided:  # one prior row per (source, alignment) slot
         slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
         slot_align = np.tile([-1, 0, 1], len(source_ids))
@@ -354,7 +375,6 @@ def infer_dask(
         slot_src, slot_align = list(source_ids), np.zeros(len(source_ids), np.int64)
         prior = source_prior_rows(source_ids, side.sources, config)
         slot_ids = list(source_ids)
-    pi = copy_propensity(source_ids, side.sources, config)
     rep = None
     if (pi > 0).any():  # unattributed repeats: what the compiler needs, per partition
         src_rank = np.empty(len(source_ids), np.int64)
@@ -364,7 +384,8 @@ def infer_dask(
         rep = (pi, src_rank, prior)
     world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of, rep), pure=True)
     n_slots = 3 * len(source_ids) if sided else len(source_ids)
-    parts = run.persist([_call(_make_part, p, world, n_slots) for p in coded.to_delayed()])
+    parts = run.persist([_call(_gather_part, world, n_slots, j, *coded) for j in range(len(paths))])
+    del coded
     limit = min(exact_states, 2**config.max_enumeration)
 
     def solve(parts: list[Any], warm: list[Any] | None, prior: np.ndarray) -> tuple[Any, ...]:
@@ -373,7 +394,7 @@ def infer_dask(
         if len(exact[0]):  # the final state: reliability posteriors follow the exact claims
             fixed = dask.delayed(exact, pure=True)
             states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
-            post = prior + sum(st for st, _ in run.compute([_call(_summary, st) for st in states]))
+            post = prior + _summed(run, parts, states)[0]
         done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
         return post, states, n_iter, ok, exact, done
 

@@ -372,8 +372,12 @@ def _result(
             return lo, warm[1].source_stats(expit(lo))
 
         # known to the precision of the sweeps (tol on P(true))
-        ev, init, learned = learn_hyper(ev, at, xtol=max(tol, 1e-12))
+        ev, _, learned = learn_hyper(ev, at, xtol=max(tol, 1e-12))
         extra.update(learned)
+        # The final run starts from the state of the search's *last* run (which need not be
+        # the run at the returned values), as in belief.engines.dask: both backends then make
+        # the same sweeps and agree far below tol (two different warm starts each stop within tol).
+        init = warm[0]
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
                                          init=init)  # fmt: skip
     if not ok:
