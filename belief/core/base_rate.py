@@ -97,11 +97,13 @@ def learn_base_rate(
     mask = np.asarray(mask, dtype=bool)
     n = int(mask.sum())
     a, b = prior
-    seen: dict[float, tuple[float, np.ndarray]] = {}
+    seen: dict[float, tuple[float, np.ndarray | None]] = {}  # gap and (latest) log-odds
 
     def gap(t: float) -> float:
         if t not in seen:
             lo = posterior_at(float(expit(t)))
+            for k, (g, _) in list(seen.items()):  # keep one posterior (10M claims: 80 MB each)
+                seen[k] = (g, None)
             est = (float(expit(lo[mask]).sum()) + a - 1.0) / (n + a + b - 2.0)
             if not np.isfinite(est):
                 from belief.exceptions import BeliefError
@@ -113,6 +115,12 @@ def learn_base_rate(
             seen[t] = (float(logit(est)) - t, lo)
         return seen[t][0]
 
+    def at(t: float) -> tuple[float, np.ndarray]:
+        lo = seen[t][1]
+        if lo is None:  # an earlier evaluation: run it again
+            lo = posterior_at(float(expit(t)))
+        return float(expit(t)), lo
+
     lo_t = float(logit((a - 1.0) / (n + a + b - 2.0)))
     hi_t = float(logit((n + a - 1.0) / (n + a + b - 2.0)))
     # From the start, EM steps (t + gap: monotone towards the root, F being increasing), then
@@ -122,12 +130,12 @@ def learn_base_rate(
     for _ in range(max_steps):
         g = gap(t)
         if abs(g) <= xtol:
-            return float(expit(t)), seen[t][1]
+            return at(t)
         if t_prev is not None and np.sign(seen[t_prev][0]) != np.sign(g):
             left, right = sorted((t_prev, t))
             root = float(brentq(gap, left, right, xtol=xtol, rtol=4 * np.finfo(float).eps))
             gap(root)
-            return float(expit(root)), seen[root][1]
+            return at(root)
         g_prev = None if t_prev is None else seen[t_prev][0]
         step = g  # the EM step
         if g_prev is not None and g_prev != g:  # secant, at least the EM step, at most 4x it
@@ -135,5 +143,6 @@ def learn_base_rate(
             step = float(np.clip(secant, g, 4.0 * g) if g > 0 else np.clip(secant, 4.0 * g, g))
         t_prev, t = t, float(np.clip(t + step, lo_t, hi_t))
         if t == t_prev:  # at a bound of the hyperprior's range
-            return float(expit(t)), seen[t][1]
-    return float(expit(t)), seen[t][1] if t in seen else (gap(t), seen[t][1])[1]
+            return at(t)
+    gap(t)
+    return at(t)
