@@ -27,7 +27,7 @@ def _fmt_priors(priors: Any) -> str:
             f"  {kind:<16} {sp.sensitivity.mean:>11.3f} {sp.specificity.mean:>11.3f} {strength:>9}"
         )
     lines += [f"  signal {k}: {v:+.3f} log-odds" for k, v in priors.signal_effects.items()]
-    copying = {**priors.kind_copy_propensity, "(default)": priors.default_copy_propensity}
+    copying = {**priors.kind_copy_propensity, "(default)": priors.default_copy_propensity or 0.0}
     if any(copying.values()) or priors.copy_propensity:
         top = sorted(priors.copy_propensity.items(), key=lambda kv: -kv[1])[:5]
         lines.append(

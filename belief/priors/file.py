@@ -75,8 +75,10 @@ class CalibratedPriors:
         (:mod:`belief.core.repeats`).
     kind_copy_propensity : mapping of str to float
         The same for an unseen source of each calibrated kind.
-    default_copy_propensity : float
-        The same for an unseen source of another kind.
+    default_copy_propensity : float or None
+        The same for an unseen source of another kind; ``None`` when the priors say nothing
+        about copying (a ``priors.json`` written before copy learning): applying them then
+        keeps the configured propensities.
     provenance : mapping
         Input hashes, belief version, date, sizes and fit diagnostics.
 
@@ -99,7 +101,7 @@ class CalibratedPriors:
     method: str = "em"
     copy_propensity: Mapping[str, float] = field(default_factory=dict)
     kind_copy_propensity: Mapping[str, float] = field(default_factory=dict)
-    default_copy_propensity: float = 0.0
+    default_copy_propensity: float | None = 0.0
     provenance: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -124,7 +126,7 @@ class CalibratedPriors:
             sid: {"kind": self.source_kinds.get(sid), **_sp_dict(sp)}
             for sid, sp in self.sources.items()
         }
-        return {
+        out = {
             "schema": SCHEMA,
             "method": self.method,
             "base_rate": float(self.base_rate),
@@ -136,12 +138,15 @@ class CalibratedPriors:
                 "sources": sources,
             },
             "copying": {
-                "default": float(self.default_copy_propensity),
+                "default": float(self.default_copy_propensity or 0.0),
                 "kinds": {k: float(v) for k, v in self.kind_copy_propensity.items()},
                 "sources": {k: float(v) for k, v in self.copy_propensity.items()},
             },
             "provenance": dict(self.provenance),
         }
+        if self.default_copy_propensity is None:  # nothing known about copying: say nothing
+            del out["copying"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Any, label: str = "<priors>") -> CalibratedPriors:
@@ -189,7 +194,7 @@ class CalibratedPriors:
             default_copy_propensity=(
                 _number(copying, "default", label, "copying.", low=0.0, high=1.0, closed_low=True)
                 if copying
-                else 0.0
+                else None
             ),
             provenance=dict(_get(data, "provenance", dict, label)),
         )
@@ -390,7 +395,11 @@ def apply_priors(
         },
         default_prior=_mean_strength(priors.default),
         source_priors={**learned, **config.source_priors},
-        default_copy_propensity=float(priors.default_copy_propensity),
+        default_copy_propensity=(
+            config.default_copy_propensity
+            if priors.default_copy_propensity is None  # the priors say nothing about copying
+            else float(priors.default_copy_propensity)
+        ),
         copy_propensity={**config.copy_propensity, **priors.kind_copy_propensity},
         source_copy_propensity={**priors.copy_propensity, **config.source_copy_propensity},
     )

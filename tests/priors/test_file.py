@@ -189,7 +189,12 @@ def test_a_file_without_copying_loads_with_no_copy_propensity(priors, tmp_path):
     path.write_text(json.dumps(data))
     old = read_priors(path)
     assert old.copy_propensity == {} and old.kind_copy_propensity == {}
-    assert old.default_copy_propensity == 0.0
+    assert old.default_copy_propensity is None  # the file says nothing about copying
+    assert "copying" not in old.to_dict()  # and writing it back does not invent a section
+    case = Case((Claim("c"),), (Source("s2", kind="blog"),), (Report("c", "s2", "confirm"),))
+    # nothing known: the configured propensity is kept (it was replaced by 0 before)
+    assert apply_priors(case, old, {"default_copy_propensity": 0.3}).default_copy_propensity == 0.3
+    assert apply_priors(case, old).default_copy_propensity == 0.0
 
 
 def test_apply_priors_carries_the_copy_propensities(priors):
