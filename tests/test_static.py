@@ -1,4 +1,4 @@
-"""Static checks, run by the README's test command (so CI runs them): ruff and mypy.
+"""Static checks, run by the README's test command (so CI runs them): ruff, mypy, test names.
 
 ruff lints and checks formatting of the package, tests, benchmarks and scripts; mypy checks the
 package with the configuration in ``pyproject.toml`` (strict on the numeric core). Each is
@@ -38,3 +38,10 @@ def test_ruff_format():
 def test_mypy():
     done = _run("mypy", "belief")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_test_files_have_unique_basenames():
+    """pytest imports test modules by basename (no __init__.py): a clash is a collection error
+    on a clean clone, which a run of one directory at a time does not show."""
+    names = [p.name for p in ROOT.joinpath("tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
