@@ -314,7 +314,7 @@ def repeat_weights(
     one sort by claim and copy order and a stable sort by (claim, source); the recurrence runs
     position by position over every claim at once (claims by decreasing size, so the claims
     still running at a position are a prefix and every step works on slices), and the last
-    positions of the few longest claims in scalar code (:func:`_step`).
+    positions of the few longest claims in scalar code (``_step``).
 
     Examples
     --------
