@@ -49,7 +49,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtri
+from scipy.special import expit, logit, ndtri
 
 from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence, compile_arrays, compile_case
@@ -132,8 +132,7 @@ def run_vb(
     ``block`` (the reports' cells, :class:`Block`) is built from ``ev`` when not given.
     """
     if block is None:
-        block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
-                      ev.r_confirm, ev.r_weight)  # fmt: skip
+        block = _block(ev)
     priors = _priors(ev)
     lo = group_logodds(ev.prior_logodds, ev.groups) if init is None else np.asarray(init, float)
     converged, it, schedule = False, 0, Damping(damping)
@@ -348,37 +347,82 @@ def infer_fast(
                    level=level, init=init, exact_states=exact_states)  # fmt: skip
 
 
+def _block(ev: Evidence) -> Block:
+    """The reports' cells of ``ev`` (:class:`Block`)."""
+    return Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source, ev.r_confirm,
+                 ev.r_weight)  # fmt: skip
+
+
+def _rate_start(
+    ev: Evidence, block: Block, *, tol: float, max_iter: int, damping: float | None,
+    init: np.ndarray | None,
+) -> tuple[float, np.ndarray]:  # fmt: skip
+    """A base rate near the learned one, and the log-odds there: where its search starts.
+
+    The sweeps of :func:`run_vb`, each followed by the EM update of the rate
+    (:mod:`belief.core.base_rate`) from the current P(true): one pass to the joint fixed point
+    instead of a pass to the fixed point at each rate tried. The search then checks the rate
+    with the exact (given-rate) runs, which start here and take a sweep or two each.
+    """
+    assert ev.base_mask is not None
+    mask, (a, b) = ev.base_mask, ev.base_prior
+    n = int(mask.sum())
+    if n == 0:
+        return ev.base_start, group_logodds(ev.prior_logodds, ev.groups)
+    priors, base_lo = _priors(ev), ev.prior_logodds - np.where(mask, logit(ev.base_start), 0.0)
+    lo = group_logodds(ev.prior_logodds, ev.groups) if init is None else np.asarray(init, float)
+    lo_t, hi_t = logit((a - 1.0) / (n + a + b - 2.0)), logit((n + a - 1.0) / (n + a + b - 2.0))
+    schedule, rate = Damping(damping), ev.base_start
+    for _ in range(max_iter):
+        q = expit(lo)
+        rate = float(expit(np.clip(logit((q[mask].sum() + a - 1.0) / (n + a + b - 2.0)),
+                                   lo_t, hi_t)))  # fmt: skip
+        prior_lo = base_lo + np.where(mask, logit(rate), 0.0)
+        post = source_posteriors(block.source_stats(q), priors)
+        new = sweep(lo, post, block, prior_lo, ev.groups, schedule.value)
+        delta = np.max(np.abs(expit(new) - q), initial=0.0)
+        schedule.observe(delta)
+        lo = new
+        if delta < tol:
+            break
+    return rate, lo
+
+
 def _result(
     ev: Evidence, config: Config, method: str, *, tol: float, max_iter: int,
     damping: float | None, level: float, init: np.ndarray | None, exact_states: int,
 ) -> BeliefResult:  # fmt: skip
     limit = min(exact_states, 2**config.max_enumeration)
     extra: dict[str, object] = {}
+    block = _block(ev)  # the reports' cells, built once for every run below
+    memo: dict = {}  # the small components and their likelihoods (found once)
     if ev.base_mask is not None:  # learn the base rate (belief.core.base_rate)
-        warm: list = [init, None]  # the last state, the reports' cells (built once)
-        memo: dict = {}  # the small components and their likelihoods (found once)
+        warm: list = [init]  # the last state
 
         def at(rate: float) -> np.ndarray:
             e = with_base_rate(ev, rate)
-            lo, _, warm[1], *_ = run_vb(e, tol=tol, max_iter=max_iter, damping=damping,
-                                        init=warm[0], block=warm[1])  # fmt: skip
-            lo = lo.copy()
-            exact_small_components(e, lo, limit, warm[1], memo)
+            lo = run_vb(e, tol=tol, max_iter=max_iter, damping=damping, init=warm[0],
+                        block=block)[0].copy()  # fmt: skip
+            exact_small_components(e, lo, limit, block, memo)
             warm[0] = lo
             return lo
 
+        # a start next to the root: sweeps that re-estimate the rate as they go
+        start, warm[0] = _rate_start(ev, block, tol=tol, max_iter=max_iter, damping=damping,
+                                     init=init)  # fmt: skip
         # the rate is known to the precision of the sweeps (tol on P(true))
-        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior, xtol=max(tol, 1e-12))
+        rate, init = learn_base_rate(at, ev.base_mask, ev.base_prior, start=start,
+                                     xtol=max(tol, 1e-12))  # fmt: skip
         ev, extra["base_rate"] = with_base_rate(ev, rate), rate
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
-                                         init=init)  # fmt: skip
+                                         init=init, block=block)  # fmt: skip
     if not ok:
         warnings.warn(
             f"{method} engine: no convergence to tol={tol:g} in {max_iter} sweeps",
             ConvergenceWarning,
             stacklevel=3,
         )
-    exact = exact_small_components(ev, lo, limit, block)
+    exact = exact_small_components(ev, lo, limit, block, memo)
     if len(exact):  # the reliability posteriors and intervals follow the final state
         post = source_posteriors(block.source_stats(expit(lo)), _priors(ev))
     centre, var = interval_moments(block, ev.prior_logodds, ev.groups, post, lo)
