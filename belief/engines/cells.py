@@ -17,16 +17,38 @@ from belief.core.special import cell_llr, trigamma
 __all__ = ["Block"]
 
 _CELL_CHUNK = 1 << 13  # cells per chunk of the sweep: its buffers stay in cache
+_MOMENT_CHUNK = 1 << 14  # cells per chunk of the interval's moments
+_STATS_CHUNK = 1 << 18  # cells per chunk of the reduce over claims (a count per source)
+
+
+def _unit_keys(
+    n_sources: int, r_claim: np.ndarray, r_source: np.ndarray, confirm: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted keys ``(claim, source, deny)`` of unit-weight reports, and where a cell starts.
+
+    One in-place sort (claim-major, like the cells); every temporary is reused, since at ten
+    million reports each fresh array costs as much as the arithmetic on it.
+    """
+    key = np.multiply(r_claim, max(n_sources, 1), dtype=np.int64)
+    key += r_source
+    key <<= 1
+    key += ~confirm
+    key.sort()
+    new = np.empty(len(key), dtype=bool)
+    new[:1] = True
+    np.not_equal(key[1:] >> 1, key[:-1] >> 1, out=new[1:])
+    return key, new
 
 
 class Block:
     """The informative reports of some claims, merged into (claim, source) cells.
 
     The unit of map-reduce: a block's claims and all their reports live together. The reduce
-    over claims is a sparse product. In the reduce over sources, cells holding one report —
-    nearly all of them — take a one-log formula over cache-sized chunks; the rare cells with
-    repeated or mixed reports take the exact Beta–Binomial ratio of :func:`cell_llr`, so a
-    source repeating itself on a claim is not counted as independent confirmations.
+    over claims is a weighted count per source. In the reduce over sources, cells holding one
+    report — nearly all of them — take a one-log formula over cache-sized chunks; the rare
+    cells with repeated or mixed reports take the exact Beta–Binomial ratio of
+    :func:`cell_llr`, so a source repeating itself on a claim is not counted as independent
+    confirmations.
 
     Parameters
     ----------
@@ -48,16 +70,34 @@ class Block:
         r_weight: np.ndarray,
     ) -> None:
         w, conf = np.asarray(r_weight, dtype=float), np.asarray(r_confirm, dtype=bool)
-        # one complex entry per cell, confirms + 1j * denies; CSR building sums duplicates in O(n)
-        data = np.where(conf, w, 1j * w).astype(complex)
-        m = sp.csr_matrix((data, (r_claim, r_source)), shape=(n_claims, n_sources))
-        m.sum_duplicates()
-        claim = np.repeat(np.arange(n_claims), np.diff(m.indptr))
-        x, y, source = m.data.real.copy(), m.data.imag.copy(), m.indices.astype(np.int64)
-        mt = m.T.tocsr()  # sources × claims, for the reduce over claims
-        self._xm = sp.csr_matrix((mt.data.real, mt.indices, mt.indptr), shape=mt.shape)
-        self._ym = sp.csr_matrix((mt.data.imag, mt.indices, mt.indptr), shape=mt.shape)
         self.n_claims, self.n_sources = n_claims, n_sources
+        if len(w) and bool((w == 1.0).all()):  # unit reports (the usual case): one sort
+            key, new = _unit_keys(n_sources, r_claim, r_source, conf)
+            alone = new.copy()  # a report alone in its cell: the cell is pure
+            alone[:-1] &= new[1:]
+            if alone.all():  # one report per cell (the usual case)
+                self._one_report(key)
+                return
+            many = key[~alone]  # the cells of several reports (all mixed)
+            self._one_report(key[alone])
+            starts = np.flatnonzero(new[~alone])
+            y = np.add.reduceat((many & 1).astype(float), starts)
+            x = np.diff(np.append(starts, len(many))).astype(float) - y
+            claim, source = np.divmod(many[starts] >> 1, max(n_sources, 1))
+            self.x_total += np.bincount(source, x, n_sources)
+            self.y_total += np.bincount(source, y, n_sources)
+            self._mixed = (claim, source, x, y)
+            self.claim = np.concatenate([self._pure_claim, claim])
+            self.source = np.concatenate([self._pure_source, source])
+            self._v = np.empty(len(self.claim))
+            return
+        else:
+            # one complex entry per cell, confirms + 1j * denies; CSR sums duplicates in O(n)
+            data = np.where(conf, w, 1j * w).astype(complex)
+            m = sp.csr_matrix((data, (r_claim, r_source)), shape=(n_claims, n_sources))
+            m.sum_duplicates()
+            claim = np.repeat(np.arange(n_claims), np.diff(m.indptr))
+            x, y, source = m.data.real.copy(), m.data.imag.copy(), m.indices.astype(np.int64)
         self.x_total = np.bincount(source, x, n_sources)
         self.y_total = np.bincount(source, y, n_sources)
         pure = ((x == 0) | (y == 0)) & (x + y == 1.0)  # one unit report: the log formula
@@ -69,6 +109,25 @@ class Block:
         self.source = np.concatenate([source[pure], source[~pure]])
         self._v = np.empty(len(self.claim))
 
+    def _one_report(self, key: np.ndarray) -> None:
+        """The cells from sorted keys holding one unit report each (``key`` is reused)."""
+        n = max(self.n_sources, 1)
+        col = key & 1  # deny: its column is source + n_sources (see _pure_col)
+        key >>= 1
+        source = key % n
+        key //= n  # the claims now
+        col *= self.n_sources
+        col += source
+        self._pure_claim, self._pure_source, self._pure_col = key, source, col
+        self._pure_w = np.ones(len(key))
+        counts = np.bincount(col, minlength=2 * self.n_sources)
+        self.x_total = counts[: self.n_sources].astype(float)
+        self.y_total = counts[self.n_sources :].astype(float)
+        empty = np.zeros(0, dtype=np.int64)
+        self._mixed = (empty, empty, np.zeros(0), np.zeros(0))
+        self.claim, self.source = key, source
+        self._v = np.empty(len(key))
+
     def cells(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Every cell as ``(claim, source, confirms, denies)`` (weighted counts)."""
         pure_x = np.where(self._pure_col < self.n_sources, self._pure_w, 0.0)
@@ -77,7 +136,19 @@ class Block:
 
     def source_stats(self, q: np.ndarray) -> np.ndarray:
         """``(S, 4)``: weighted confirms and denies on true, denies and confirms on false."""
-        sx, sy = self._xm @ q, self._ym @ q
+        n, m = self.n_sources, len(self._pure_w)
+        sxy = np.zeros(2 * n)
+        buf = np.empty(min(m, _STATS_CHUNK))
+        for i in range(0, m, _STATS_CHUNK):  # chunks: no temporary the size of the cells
+            sl = slice(i, min(i + _STATS_CHUNK, m))
+            wq = np.take(q, self._pure_claim[sl], out=buf[: sl.stop - sl.start])
+            wq *= self._pure_w[sl]
+            sxy += np.bincount(self._pure_col[sl], wq, 2 * n)
+        sx, sy = sxy[:n], sxy[n:]
+        claim, source, x, y = self._mixed
+        if len(claim):
+            qm = q[claim]
+            sx, sy = sx + np.bincount(source, x * qm, n), sy + np.bincount(source, y * qm, n)
         return np.column_stack([sx, sy, self.y_total - sy, self.x_total - sx])
 
     def _pure_chunk(self, sl: slice, cols: tuple[np.ndarray, ...], q: np.ndarray, buf) -> None:
@@ -126,6 +197,18 @@ class Block:
         self._v[n:] = cell_llr(x, y, a, b, c, d)
         return np.bincount(self.claim, self._v, self.n_claims)
 
+    def _pure_moments(
+        self, sl: slice, cols: tuple[np.ndarray, ...], q: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of the log-likelihood ratio of the one-report cells ``sl``."""
+        w, s, qc = self._pure_w[sl], self._pure_source[sl], q[self._pure_claim[sl]]
+        col = self._pure_col[sl]
+        p1, p2 = cols[0][col] - w * qc, cols[1][col] - w * (1 - qc)
+        ab, cd = cols[2][s] - w * qc, cols[3][s] - w * (1 - qc)
+        m = w * (digamma(p1) - digamma(p2) + digamma(cd) - digamma(ab))
+        v = w * w * (trigamma(p1) - trigamma(ab) + trigamma(p2) - trigamma(cd))
+        return m, v
+
     def claim_moments(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per claim, mean and variance of its summed log-likelihood ratio under the cavity Betas.
 
@@ -133,18 +216,21 @@ class Block:
         the variances (with the covariance of log θ and log(1-θ) for mixed cells).
         """
         post = np.asarray(post, dtype=float)
-        w, s, qc = self._pure_w, self._pure_source, q[self._pure_claim]
-        p1 = np.r_[post[:, 0], post[:, 1]][self._pure_col] - w * qc
-        p2 = np.r_[post[:, 3], post[:, 2]][self._pure_col] - w * (1 - qc)
-        ab, cd = post[s, 0] + post[s, 1] - w * qc, post[s, 2] + post[s, 3] - w * (1 - qc)
-        m = w * (digamma(p1) - digamma(p2) + digamma(cd) - digamma(ab))
-        v = w * w * (trigamma(p1) - trigamma(ab) + trigamma(p2) - trigamma(cd))
+        cols = (np.r_[post[:, 0], post[:, 1]], np.r_[post[:, 3], post[:, 2]],
+                post[:, 0] + post[:, 1], post[:, 2] + post[:, 3])  # fmt: skip
+        n = len(self._pure_w)
+        m, v = np.empty(len(self.claim)), np.empty(len(self.claim))
+        for i in range(0, n, _MOMENT_CHUNK):  # chunks: the temporaries stay in cache
+            sl = slice(i, min(i + _MOMENT_CHUNK, n))
+            m[sl], v[sl] = self._pure_moments(sl, cols, q)
         x, y, a, b, c, d = self._cavity(post, q)
         dab, dcd = digamma(a + b), digamma(c + d)
-        mm = x * (digamma(a) - digamma(d)) + y * (digamma(b) - digamma(c)) + (x + y) * (dcd - dab)
+        m[n:] = (
+            x * (digamma(a) - digamma(d)) + y * (digamma(b) - digamma(c)) + (x + y) * (dcd - dab)
+        )
         tab, tcd = trigamma(a + b), trigamma(c + d)
         vm = x * x * (trigamma(a) - tab + trigamma(d) - tcd)  # var log θ, log(1-φ)
         vm += y * y * (trigamma(b) - tab + trigamma(c) - tcd)  # var log(1-θ), log φ
         vm -= 2 * x * y * (tab + tcd)  # cov(log θ, log(1-θ)) + cov(log φ, log(1-φ))
-        n = self.n_claims
-        return np.bincount(self.claim, np.r_[m, mm], n), np.bincount(self.claim, np.r_[v, vm], n)
+        v[n:] = vm
+        return np.bincount(self.claim, m, self.n_claims), np.bincount(self.claim, v, self.n_claims)
