@@ -60,6 +60,11 @@ class Block:
         Local claim index, source index, confirm flag and weight of each report.
     """
 
+    x_total: np.ndarray
+    y_total: np.ndarray
+    _pure_claim: np.ndarray
+    _pure_source: np.ndarray
+
     def __init__(
         self,
         n_claims: int,
