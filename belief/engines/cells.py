@@ -9,7 +9,6 @@ interval) the reduce over sources under each source's cavity Beta. See :mod:`bel
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.special import digamma
 
 from belief.core.special import cell_llr, trigamma
@@ -97,6 +96,8 @@ class Block:
             self._v = np.empty(len(self.claim))
             return
         else:
+            import scipy.sparse as sp  # not at import: unit reports never need it
+
             # one complex entry per cell, confirms + 1j * denies; CSR sums duplicates in O(n)
             data = np.where(conf, w, 1j * w).astype(complex)
             m = sp.csr_matrix((data, (r_claim, r_source)), shape=(n_claims, n_sources))
