@@ -109,6 +109,7 @@ class Block:
         pure = ((x == 0) | (y == 0)) & (x + y == 1.0)  # one unit report: the log formula
         self._pure_claim, self._pure_source = claim[pure], source[pure]
         self._pure_w = (x + y)[pure]
+        self._unit = bool((self._pure_w == 1.0).all())
         self._pure_col = source[pure] + n_sources * (x[pure] == 0)  # into [A, B] and [D, C]
         self._mixed = (claim[~pure], source[~pure], x[~pure], y[~pure])
         self.claim = np.concatenate([claim[pure], claim[~pure]])
@@ -126,6 +127,7 @@ class Block:
         col += source
         self._pure_claim, self._pure_source, self._pure_col = key, source, col
         self._pure_w = np.ones(len(key))
+        self._unit = True
         counts = np.bincount(col, minlength=2 * self.n_sources)
         self.x_total = counts[: self.n_sources].astype(float)
         self.y_total = counts[self.n_sources :].astype(float)
@@ -147,8 +149,9 @@ class Block:
         buf = np.empty(min(m, _STATS_CHUNK))
         for i in range(0, m, _STATS_CHUNK):  # chunks: no temporary the size of the cells
             sl = slice(i, min(i + _STATS_CHUNK, m))
-            wq = np.take(q, self._pure_claim[sl], out=buf[: sl.stop - sl.start])
-            wq *= self._pure_w[sl]
+            wq = np.take(q, self._pure_claim[sl], out=buf[: sl.stop - sl.start], mode="clip")
+            if not self._unit:
+                wq *= self._pure_w[sl]
             sxy += np.bincount(self._pure_col[sl], wq, 2 * n)
         sx, sy = sxy[:n], sxy[n:]
         claim, source, x, y = self._mixed
@@ -161,12 +164,13 @@ class Block:
         """Cells of one stance: w log(p1 (c+d) / (p2 (a+b))), p1, p2 = (a, d) or (b, c)."""
         wq, p1, p2, ab, cd = buf[:, : sl.stop - sl.start]
         w, v = self._pure_w[sl], self._v[sl]
-        np.take(q, self._pure_claim[sl], out=wq)
-        wq *= w
-        np.take(cols[0], self._pure_col[sl], out=p1)
-        np.take(cols[1], self._pure_col[sl], out=p2)
-        np.take(cols[2], self._pure_source[sl], out=ab)
-        np.take(cols[3], self._pure_source[sl], out=cd)
+        np.take(q, self._pure_claim[sl], out=wq, mode="clip")  # clip: no bounds pass, no buffer
+        if not self._unit:
+            wq *= w
+        np.take(cols[0], self._pure_col[sl], out=p1, mode="clip")
+        np.take(cols[1], self._pure_col[sl], out=p2, mode="clip")
+        np.take(cols[2], self._pure_source[sl], out=ab, mode="clip")
+        np.take(cols[3], self._pure_source[sl], out=cd, mode="clip")
         # the cavity removes the cell's own reports from its source's posterior
         p1 -= wq
         ab -= wq
@@ -176,7 +180,8 @@ class Block:
         p1 /= ab  # predictive means first: no overflow for huge prior strengths
         p2 /= cd
         np.log(np.divide(p1, p2, out=v), out=v)
-        v *= w
+        if not self._unit:
+            v *= w
 
     def _cavity(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
         """General cells: ``(x, y, a, b, c, d)`` with the cavity Beta parameters."""
