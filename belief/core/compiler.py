@@ -430,12 +430,15 @@ def read_evidence(
         reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
     )
     claim_objs = side.claims if claims is not None else None
-    if claims is None:
+    if claims is None and side.signals:
         seen = set(arrays.claim_ids)
         extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
         arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
     label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
-    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
+    n_ids = len(arrays.source_ids)  # the codes in use, by counting (no sort of the reports)
+    used = np.bincount(arrays.source, minlength=n_ids) > 0
+    used |= np.bincount(arrays.derived[arrays.derived >= 0], minlength=n_ids) > 0
+    codes = np.flatnonzero(used)
     warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
     return compile_arrays(
         arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals
