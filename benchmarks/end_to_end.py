@@ -234,13 +234,26 @@ def _fmt(x: object, spec: str) -> str:
     return "" if x is None or x != x else format(x, spec)  # x != x: NaN
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run of median time (the first error, if any), with the range of times."""
+    bad = [r for r in runs if "error" in r]
+    if bad:
+        return bad[0]
+    runs = sorted(runs, key=lambda r: r["seconds"])
+    r = dict(runs[(len(runs) - 1) // 2])
+    if len(runs) > 1:
+        r["range"] = f" ({runs[0]['seconds']:.2f}–{runs[-1]['seconds']:.2f})"
+        r["peak_mb"] = max(x["peak_mb"] for x in runs)
+    return r
+
+
 def _row(label: str, size: str, r: dict, ds: float | None) -> str:
     if "error" in r:
         return f"| {size} | {label} | error: {r['error']} | | | |"
     peak = max(r.get("peak_mb") or 0.0, 0.0)
     speed = ds / r["seconds"] if ds and not label.startswith("crowd-kit") else None
-    cells = [_fmt(r["seconds"], ".2f"), _fmt(peak, ".0f"), _fmt(r.get("brier"), ".4f"),
-             _fmt(speed, ".1f")]  # fmt: skip
+    cells = [_fmt(r["seconds"], ".2f") + r.get("range", ""), _fmt(peak, ".0f"),
+             _fmt(r.get("brier"), ".4f"), _fmt(speed, ".1f")]  # fmt: skip
     return f"| {size} | {label} | {' | '.join(cells)} |"
 
 
@@ -257,7 +270,7 @@ def run_io(n: int, seed: int) -> None:
 
 
 def run_compare(
-    n: int, seed: int, crowdkit: bool, phases: bool, before: Path | None = None
+    n: int, seed: int, crowdkit: bool, phases: bool, before: Path | None = None, repeat: int = 1
 ) -> None:
     world = World(n, max(n // 10, 1), max(n // 200, 2), seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -284,13 +297,15 @@ def run_compare(
         if crowdkit:
             ds_cmd = [sys.executable, "-c", DS_SCRIPT, str(files["csv"]), str(d / "ds.csv")]
             runs["crowd-kit DS (same CSV)"] = (ds_cmd, d / "ds.csv")
-        results = {}
-        for label, (cmd, out) in runs.items():
-            r = measure(cmd, root=roots.get(label, ROOT))
-            if "error" not in r:
-                r["brier"] = brier(out, world.truth, has)
-            results[label] = r
-            print(f"  {label}: {r}", file=sys.stderr, flush=True)
+        every: dict[str, list[dict]] = {label: [] for label in runs}
+        for _ in range(repeat):  # rounds of every command in turn: load spikes hit all alike
+            for label, (cmd, out) in runs.items():
+                r = measure(cmd, root=roots.get(label, ROOT))
+                if "error" not in r:
+                    r["brier"] = brier(out, world.truth, has)
+                every[label].append(r)
+                print(f"  {label}: {r}", file=sys.stderr, flush=True)
+        results = {label: _median(rs) for label, rs in every.items()}
         size = f"{n:,} ({len(world.truth):,} / {len(world.se):,})"
         ds = results.get("crowd-kit DS (same CSV)", {}).get("seconds")
         print(
@@ -474,6 +489,12 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="also run belief from this source tree (e.g. `git archive COMMIT | tar -x -C DIR`)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every command: the median time (and the range; peak MB the largest)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}\n", flush=True)
@@ -487,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
         run_dask_check(n, args.seed, min(args.parts, 10))
     else:
         n = 10_000_000 if args.ten else args.reports or 1_000_000
-        run_compare(n, args.seed, not args.no_crowdkit, args.phases, args.before)
+        run_compare(n, args.seed, not args.no_crowdkit, args.phases, args.before, args.repeat)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 
