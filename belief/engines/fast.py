@@ -267,7 +267,7 @@ def infer_fast(
 
 
 #: From this many cells, the base-rate search starts from the joint fixed point
-#: (:func:`_rate_start`): about a third of the sweeps at ten million reports. Below, it starts
+#: (``_rate_start``): about a third of the sweeps at ten million reports. Below, it starts
 #: from 0.5 as :mod:`belief.engines.dask` does, so the two backends take the same steps and
 #: agree to rounding on small cases; the two starts give the same rate to the sweeps' ``tol``.
 JOINT_START_CELLS = 100_000
