@@ -5,6 +5,7 @@ Run from the repository root::
     python benchmarks/end_to_end.py                 # 1M reports: CSV->CSV, Parquet->Parquet, DS
     python benchmarks/end_to_end.py --10m           # 10M reports
     python benchmarks/end_to_end.py --phases        # also read / engine / write, in one process
+    python benchmarks/end_to_end.py --before DIR    # also belief from an earlier tree, same run
     python benchmarks/end_to_end.py --dask-check    # 10M: in-memory vs Dask partitions (1e-8)
     python benchmarks/end_to_end.py --dask-100m     # 100M reports from Parquet partitions
 
@@ -152,7 +153,7 @@ def write_world(world: World, directory: Path, parts: int, single: bool) -> dict
 TIME = "/usr/bin/time"
 
 
-def measure(cmd: list[str], max_mb: float | None = None) -> dict:
+def measure(cmd: list[str], max_mb: float | None = None, root: Path = ROOT) -> dict:
     """Run ``cmd``; wall seconds and peak resident MB of its process tree.
 
     The tree is sampled every 20 ms with psutil (the sum over all its processes: Dask workers
@@ -160,12 +161,14 @@ def measure(cmd: list[str], max_mb: float | None = None) -> dict:
     floor, and the figure when psutil is missing.
     """
     env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+        os.environ, PYTHONPATH=os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])
     )
     if os.path.exists(TIME):
         cmd = [TIME, "-f", "MAXRSS_KB %M", *cmd]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(  # in root: ``python -c`` imports from the working directory first
+        cmd, env=env, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     peak = [0.0]
     stopped: list[float] = []
     done = threading.Event()
@@ -231,13 +234,26 @@ def _fmt(x: object, spec: str) -> str:
     return "" if x is None or x != x else format(x, spec)  # x != x: NaN
 
 
+def _median(runs: list[dict]) -> dict:
+    """The run of median time (the first error, if any), with the range of times."""
+    bad = [r for r in runs if "error" in r]
+    if bad:
+        return bad[0]
+    runs = sorted(runs, key=lambda r: r["seconds"])
+    r = dict(runs[(len(runs) - 1) // 2])
+    if len(runs) > 1:
+        r["range"] = f" ({runs[0]['seconds']:.2f}–{runs[-1]['seconds']:.2f})"
+        r["peak_mb"] = max(x["peak_mb"] for x in runs)
+    return r
+
+
 def _row(label: str, size: str, r: dict, ds: float | None) -> str:
     if "error" in r:
         return f"| {size} | {label} | error: {r['error']} | | | |"
     peak = max(r.get("peak_mb") or 0.0, 0.0)
     speed = ds / r["seconds"] if ds and not label.startswith("crowd-kit") else None
-    cells = [_fmt(r["seconds"], ".2f"), _fmt(peak, ".0f"), _fmt(r.get("brier"), ".4f"),
-             _fmt(speed, ".1f")]  # fmt: skip
+    cells = [_fmt(r["seconds"], ".2f") + r.get("range", ""), _fmt(peak, ".0f"),
+             _fmt(r.get("brier"), ".4f"), _fmt(speed, ".1f")]  # fmt: skip
     return f"| {size} | {label} | {' | '.join(cells)} |"
 
 
@@ -253,7 +269,9 @@ def run_io(n: int, seed: int) -> None:
         run_phases(files, engine=False)
 
 
-def run_compare(n: int, seed: int, crowdkit: bool, phases: bool) -> None:
+def run_compare(
+    n: int, seed: int, crowdkit: bool, phases: bool, before: Path | None = None, repeat: int = 1
+) -> None:
     world = World(n, max(n // 10, 1), max(n // 200, 2), seed)
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
@@ -270,16 +288,24 @@ def run_compare(n: int, seed: int, crowdkit: bool, phases: bool) -> None:
                 "--method", "fast", "--reports", str(files["parquet"]),
                 "--out", str(d / "post.parquet")), d / "post.parquet"),
         }  # fmt: skip
+        roots = dict.fromkeys(runs, ROOT)
+        if before is not None:  # the same commands on an earlier tree (git archive of a commit)
+            for label, (cmd, out) in list(runs.items()):
+                old = out.with_name(f"before-{out.name}")
+                runs[f"{label} (before)"] = ([*cmd[:-1], str(old)], old)
+                roots[f"{label} (before)"] = before
         if crowdkit:
             ds_cmd = [sys.executable, "-c", DS_SCRIPT, str(files["csv"]), str(d / "ds.csv")]
             runs["crowd-kit DS (same CSV)"] = (ds_cmd, d / "ds.csv")
-        results = {}
-        for label, (cmd, out) in runs.items():
-            r = measure(cmd)
-            if "error" not in r:
-                r["brier"] = brier(out, world.truth, has)
-            results[label] = r
-            print(f"  {label}: {r}", file=sys.stderr, flush=True)
+        every: dict[str, list[dict]] = {label: [] for label in runs}
+        for _ in range(repeat):  # rounds of every command in turn: load spikes hit all alike
+            for label, (cmd, out) in runs.items():
+                r = measure(cmd, root=roots.get(label, ROOT))
+                if "error" not in r:
+                    r["brier"] = brier(out, world.truth, has)
+                every[label].append(r)
+                print(f"  {label}: {r}", file=sys.stderr, flush=True)
+        results = {label: _median(rs) for label, rs in every.items()}
         size = f"{n:,} ({len(world.truth):,} / {len(world.se):,})"
         ds = results.get("crowd-kit DS (same CSV)", {}).get("seconds")
         print(
@@ -458,6 +484,17 @@ def main(argv: list[str] | None = None) -> None:
         default=12_000,
         help="--dask-100m: stop the run if its process tree passes this",
     )
+    parser.add_argument(
+        "--before",
+        type=Path,
+        help="also run belief from this source tree (e.g. `git archive COMMIT | tar -x -C DIR`)",
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds of every command: the median time (and the range; peak MB the largest)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     print(f"cores: {os.cpu_count()}, load average before: {os.getloadavg()[0]:.2f}\n", flush=True)
@@ -471,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
         run_dask_check(n, args.seed, min(args.parts, 10))
     else:
         n = 10_000_000 if args.ten else args.reports or 1_000_000
-        run_compare(n, args.seed, not args.no_crowdkit, args.phases)
+        run_compare(n, args.seed, not args.no_crowdkit, args.phases, args.before, args.repeat)
     print(f"\nload average after: {os.getloadavg()[0]:.2f}")
 
 

@@ -248,6 +248,15 @@ def report_alignment(
     return align_codes(favors[claim], side[attr])
 
 
+def _unique_small(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(key, return_inverse=True)`` of non-negative codes, by counting (no sort)."""
+    if not len(key) or key.max() > 4 * len(key) + 1024:
+        return np.unique(key, return_inverse=True)
+    present = np.bincount(key) > 0
+    lookup = np.cumsum(present) - 1
+    return np.flatnonzero(present), lookup[key]
+
+
 def compile_arrays(
     arrays: ReportArrays,
     config: Config | None = None,
@@ -294,18 +303,24 @@ def compile_arrays(
         prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
         base_mask = np.isnan(prior)
         lo = logit(np.where(base_mask, rate, prior))
-    index = {c: i for i, c in enumerate(arrays.claim_ids)} if signals else {}
-    for s in signals:
-        lo[index[s.claim_id]] += signal_logodds(s, config)
+    if signals:
+        index = {c: i for i, c in enumerate(arrays.claim_ids)}
+        for s in signals:
+            lo[index[s.claim_id]] += signal_logodds(s, config)
     attr, weight, _ = resolve_copies(arrays, config.copy_weight)
     informative = arrays.stance != 0
     keep = informative & ((weight > 0) | (keep_copies & (arrays.derived >= 0)))
-    r_attr, r_claim = attr[keep], arrays.claim[keep].astype(np.int64)
-    r_align = report_alignment(arrays.claim, attr, arrays.source_ids, claims, sources)[keep]
-    chan_align = r_align if config.side_effect else np.zeros_like(r_align)
+    every = bool(keep.all())  # the usual case: no copies of its positions are needed
+
+    def kept(x: np.ndarray) -> np.ndarray:
+        return x if every else x[keep]
+
+    r_attr, r_claim = kept(attr), np.asarray(kept(arrays.claim), dtype=np.int64)
+    r_align = report_alignment(r_claim, r_attr, arrays.source_ids, claims, sources)
     # channels: (source, alignment), labelled and ordered by source id
-    key = r_attr * 3 + (chan_align + 1)
-    used, inv = np.unique(key, return_inverse=True)
+    key = r_attr * 3
+    key += r_align + 1 if config.side_effect else 1
+    used, inv = _unique_small(key)
     labels = np.asarray(arrays.source_ids, dtype=object)[used // 3].astype(str)
     ch_align = used % 3 - 1
     order = np.lexsort((ch_align, labels))
@@ -319,7 +334,7 @@ def compile_arrays(
     for i, c in enumerate(claims):
         if c.group is not None:
             groups.setdefault(c.group, []).append(i)
-    r_weight = weight[keep]
+    r_weight = kept(weight)
     full = r_weight == 1.0
     declared = ~full  # declared copies (the joint model weighs them itself)
     lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
@@ -339,8 +354,8 @@ def compile_arrays(
         prior_logodds=lo,
         groups=[g for g in groups.values() if len(g) > 1],
         r_claim=r_claim,
-        r_source=rank[inv].astype(np.int64).reshape(-1),
-        r_confirm=arrays.stance[keep] > 0,
+        r_source=rank[inv.reshape(-1)],
+        r_confirm=kept(arrays.stance) > 0,
         r_weight=r_weight,
         a_se=priors[:, 0],
         b_se=priors[:, 1],
@@ -426,12 +441,15 @@ def read_evidence(
         reports, claim_ids=side.claim_ids if claims is not None else None, chunksize=chunksize
     )
     claim_objs = side.claims if claims is not None else None
-    if claims is None:
+    if claims is None and side.signals:
         seen = set(arrays.claim_ids)
         extra = [c for c in dict.fromkeys(s.claim_id for s in side.signals) if c not in seen]
         arrays = replace(arrays, claim_ids=arrays.claim_ids + extra)
     label = "reports DataFrame" if isinstance(reports, pd.DataFrame) else str(reports)
-    codes = np.unique(np.concatenate([arrays.source, arrays.derived[arrays.derived >= 0]]))
+    n_ids = len(arrays.source_ids)  # the codes in use, by counting (no sort of the reports)
+    used = np.bincount(arrays.source, minlength=n_ids) > 0
+    used |= np.bincount(arrays.derived[arrays.derived >= 0], minlength=n_ids) > 0
+    codes = np.flatnonzero(used)
     warn_unknown_sources(np.asarray(arrays.source_ids, dtype=object)[codes], side.sources, label)
     return compile_arrays(
         arrays, config, claims=claim_objs, sources=side.sources, signals=side.signals

@@ -25,7 +25,8 @@ from scipy.special import expit, logit
 
 from belief.core.base_rate import learn_base_rate, with_base_rate
 from belief.core.compiler import Evidence
-from belief.core.kinds import KindLearning, apply_means, kind_means, report_stats, start_means
+from belief.core.kinds import KindLearning, apply_means, kind_means, report_stats
+from belief.core.kinds import start_means as builtin_means
 from belief.exceptions import BeliefError, ConvergenceWarning
 
 __all__ = ["learn_hyper", "learned_kinds"]
@@ -35,7 +36,13 @@ Run = Callable[[Evidence], tuple[np.ndarray, np.ndarray | None]]
 
 
 def learn_hyper(
-    ev: Evidence, run: Run, *, xtol: float = 1e-12, max_evals: int = 1000
+    ev: Evidence,
+    run: Run,
+    *,
+    xtol: float = 1e-12,
+    max_evals: int = 1000,
+    start: float = 0.5,
+    start_means: np.ndarray | None = None,
 ) -> tuple[Evidence, np.ndarray, dict[str, object]]:
     """Learn what ``ev`` leaves to the data; return ``(evidence at it, log-odds, diagnostics)``.
 
@@ -52,6 +59,9 @@ def learn_hyper(
         Tolerance on the logits of the learned values.
     max_evals : int
         Bound on engine runs (a :class:`~belief.exceptions.ConvergenceWarning` when reached).
+    start, start_means : float, ndarray, optional
+        Where the search starts: the base rate, and the kind-level means (``(2, n_channels)``
+        as :func:`belief.core.kinds.kind_means` gives them); default 0.5 and the built-in values.
 
     Returns
     -------
@@ -79,7 +89,8 @@ def learn_hyper(
             return ev, run(ev)[0], {}
         assert ev.base_mask is not None
         rate, lo = learn_base_rate(
-            lambda r: run(with_base_rate(ev, r))[0], ev.base_mask, ev.base_prior, xtol=xtol
+            lambda r: run(with_base_rate(ev, r))[0], ev.base_mask, ev.base_prior, xtol=xtol,
+            start=start,
         )  # fmt: skip
         return with_base_rate(ev, rate), lo, {"base_rate": rate}
 
@@ -124,8 +135,9 @@ def learn_hyper(
             )
         return new, lo
 
-    x = np.concatenate([[0.0] if mask is not None else [],  # from a rate of 0.5, as above
-                        logit(start_means(kl)[on])])  # fmt: skip
+    means0 = builtin_means(kl) if start_means is None else start_means
+    x = np.concatenate([[float(logit(start))] if mask is not None else [],
+                        logit(means0[on])])  # fmt: skip
     x1, lo = em(x)
     while True:
         r = x1 - x

@@ -346,6 +346,8 @@ def read_reports(
         reports, lambda t: _arrow.report_arrays(t, None if claim_ids is None else list(claim_ids))
     )
     if fast is not None:
+        del table
+        _arrow.release_unused()  # the text table's memory goes back to the system now
         return fast
     known = None if claim_ids is None else pd.Index(list(claim_ids))
     cdict: dict[str, int] = {}

@@ -1,7 +1,7 @@
 """The partition side of the Dask backend: what each worker runs on its share of the reports.
 
 A partition holds whole claim blocks (a group, or a free claim) with all their reports
-(:class:`_Part`, a :class:`~belief.engines.cells.Block`); these functions read and code the
+(:class:`_Part`, a :class:`~belief.engines.compact.CompactBlock`); these functions read and code the
 reports, run one sweep, and return the small per-source summaries the client reduces.
 :mod:`belief.engines.dask` orchestrates them.
 """
@@ -20,7 +20,7 @@ from belief.core.groups import group_logodds
 from belief.core.repeats import repeat_weights
 from belief.data.arrays import STANCE_RANK
 from belief.data.streaming import read_partition
-from belief.engines.cells import Block
+from belief.engines.compact import CompactBlock
 from belief.engines.fast import interval_moments, sweep
 
 _ROWS = 1 << 40  # rows per file, for positions
@@ -135,7 +135,7 @@ class _Part:
     claims: np.ndarray
     ell: np.ndarray
     groups: list[list[int]]
-    block: Block
+    block: CompactBlock
     n_reports: np.ndarray
     n_independent: np.ndarray
 
@@ -175,7 +175,7 @@ def _make_part(df: dict[str, np.ndarray], world: tuple[Any, ...], n_src: int) ->
         weight = weight.copy()
         weight[k] *= 1.0 - rho
         full[k] &= rho < 0.5
-    block = Block(len(claims), n_src, local[keep], df["attr"][keep],
+    block = CompactBlock(len(claims), n_src, local[keep], df["attr"][keep],
                   stance[keep] > 0, weight[keep])  # fmt: skip
     return _Part(claims, ell[claims], own, block, np.bincount(local, minlength=len(claims)),
                  np.bincount(local[full], minlength=len(claims)))  # fmt: skip

@@ -10,7 +10,8 @@ never gathered on one machine:
 3. *copies*: the reports on claims that have a copy are collected and resolved on the client
    with the compiler's rule (:func:`belief.core.compiler.resolve_copies`; chains, stand-ins);
 4. *shuffle*: reports are coded and shuffled by claim block (a group, or a free claim), so each
-   partition owns whole blocks with all their reports (a :class:`belief.engines.fast.Block`);
+   partition owns whole blocks with all their reports (a
+   :class:`belief.engines.compact.CompactBlock`);
 5. *sweeps*: per iteration each partition updates its claims from the broadcast source
    posteriors and returns its per-source statistics (``S × 4`` floats); the client sums them.
    Claim states stay on the workers (``dask.persist``).

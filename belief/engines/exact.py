@@ -34,8 +34,6 @@ from itertools import product
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.special import expit, logsumexp
 
 from belief.core.compiler import Evidence, compile_case
@@ -60,6 +58,9 @@ def components(ev: Evidence) -> list[list[int]]:
     A bipartite graph of claims and channels (plus one node per group), labelled with
     :func:`scipy.sparse.csgraph.connected_components`: O(reports + claims).
     """
+    from scipy.sparse import coo_matrix  # not at import: the CLI's fast path never needs it
+    from scipy.sparse.csgraph import connected_components
+
     n, s = len(ev.claim_ids), len(ev.source_ids)
     empty: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
     g_claim = np.concatenate([np.asarray(g, dtype=np.int64) for g in ev.groups] or empty)

@@ -45,23 +45,36 @@ median 0.012 and 99th percentile 0.05 over 200 cases; ``tests/engines/test_contr
 from __future__ import annotations
 
 import warnings
-from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, ndtri
+from scipy.special import expit, logit, ndtri
 
 from belief.core.compiler import Evidence, compile_arrays, compile_case
 from belief.core.groups import group_logodds, group_variance
 from belief.core.hyper import learn_hyper
+from belief.core.kinds import kind_means, start_means, with_means
 from belief.data.arrays import ReportArrays
 from belief.data.types import Case
 from belief.engines.cells import Block
 from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
+from belief.engines.small import EXACT_COMPONENTS, EXACT_STATES, exact_small_components
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors.config import Config
 
-__all__ = ["Block", "infer_fast", "run_vb", "source_posteriors"]
+if TYPE_CHECKING:
+    from belief.engines.compact import CompactBlock
+
+__all__ = [  # the small components' names re-exported: their home was this module
+    "EXACT_COMPONENTS",
+    "EXACT_STATES",
+    "Block",
+    "exact_small_components",
+    "infer_fast",
+    "run_vb",
+    "source_posteriors",
+]
 
 _WARMUP, _PATIENCE = 10, 200  # adaptive damping (see Damping)
 
@@ -107,8 +120,8 @@ class Damping:
 
 
 def sweep(
-    lo: np.ndarray, post: np.ndarray, block: Block, prior_lo: np.ndarray, groups: list[list[int]],
-    damping: float,
+    lo: np.ndarray, post: np.ndarray, block: Block | CompactBlock, prior_lo: np.ndarray,
+    groups: list[list[int]], damping: float,
 ) -> np.ndarray:  # fmt: skip
     """One damped claim update given the source posteriors ``post`` (computed at ``lo``)."""
     g = prior_lo + block.claim_sums(post, expit(lo))
@@ -132,8 +145,7 @@ def run_vb(
     ``block`` (the reports' cells, :class:`Block`) is built from ``ev`` when not given.
     """
     if block is None:
-        block = Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source,
-                      ev.r_confirm, ev.r_weight)  # fmt: skip
+        block = _block(ev)
     priors = _priors(ev)
     lo = group_logodds(ev.prior_logodds, ev.groups) if init is None else np.asarray(init, float)
     converged, it, schedule = False, 0, Damping(damping)
@@ -151,100 +163,12 @@ def run_vb(
     return lo, post, block, it, converged
 
 
-#: Small coupled components are enumerated exactly up to this many joint states (see below).
-EXACT_STATES = 1 << 12
-#: ... unless more components than this qualify (then mean-field everywhere, as on large data).
-EXACT_COMPONENTS = 20_000
-
-
-def exact_small_components(
-    ev: Evidence,
-    lo: np.ndarray,
-    max_states: int = EXACT_STATES,
-    block: Block | None = None,
-    memo: dict | None = None,
-) -> np.ndarray:
-    """Replace mean-field log-odds by exact ones on small coupled components.
-
-    Mean-field picks one mode of the posterior. In a small component whose sources report on
-    few claims but often (repeated reports), the exact posterior can mix two modes (a labelling
-    and its mirror), and no single mode is within reach of it. Components of at least two
-    claims with at most ``max_states`` joint truth states are therefore enumerated exactly
-    (:mod:`belief.engines.exact`), which costs about ``states × sources`` per component; singletons
-    are already exact under the cavity. Returns the indices of the claims enumerated. Skipped when
-    more than :data:`EXACT_COMPONENTS` components qualify (large data, where sources have many
-    claims and mean-field is accurate).
-
-    ``memo`` (a dict kept by the caller) keeps the components found and their enumerated
-    likelihoods for later calls on the same reports with other claim priors (a learned base
-    rate tries several).
-    """
-    from belief.engines.exact import _enumerate, components, n_states, reprior
-
-    if memo is not None and "small" in memo:
-        sub, small = memo["small"]
-        if small:
-            reprior(memo, ev)  # learned kind reliability: the likelihoods change with the priors
-            sub = replace(sub, prior_logodds=ev.prior_logodds, a_se=ev.a_se, b_se=ev.b_se,
-                          a_sp=ev.a_sp, b_sp=ev.b_sp)  # fmt: skip
-            for comp in small:
-                lo[comp] = _enumerate(sub, comp, memo)
-            return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
-        return np.zeros(0, np.int64)
-
-    none = np.zeros(0, np.int64)
-    if max_states < 2:
-        return none
-    # a claim can lie in a small component only if each of its sources has few claims
-    if block is not None:  # its cells are the distinct (claim, source) pairs already
-        c_of, s_of = block.claim, block.source
-    else:
-        n_src = max(len(ev.source_ids), 1)
-        cells = np.unique(ev.r_claim * n_src + ev.r_source)
-        c_of, s_of = cells // n_src, cells % n_src
-    n_claims_of = np.bincount(s_of, minlength=len(ev.source_ids))
-    big = np.bincount(c_of, n_claims_of[s_of] > 24, len(ev.claim_ids)) > 0
-    for g in ev.groups:
-        if len(g) > 24 or big[g].any():
-            big[g] = True
-    # a source that also reports on a big claim links its claims to a large component
-    touches_big = np.bincount(s_of, big[c_of], len(ev.source_ids)) > 0
-    linked = np.bincount(c_of, touches_big[s_of], len(ev.claim_ids)) > 0
-    shared = np.bincount(c_of, n_claims_of[s_of] > 1, len(ev.claim_ids)) > 0
-    cand = ~big
-    groups = [g for g in ev.groups if cand[g[0]]]
-    if not (shared & cand).any() and not groups:
-        if memo is not None:
-            memo["small"] = (ev, [])
-        return none  # every component is a singleton or too large
-    keep = cand[ev.r_claim]  # enumerate on the candidates' reports only
-    sub = replace(
-        ev,
-        r_claim=ev.r_claim[keep],
-        r_source=ev.r_source[keep],
-        r_confirm=ev.r_confirm[keep],
-        r_weight=ev.r_weight[keep],
-        groups=groups,
-    )
-    small = [
-        c for c in components(sub)
-        if 2 <= len(c) <= 24 and cand[c[0]] and not linked[c].any()
-        and n_states(c, groups) <= max_states
-    ]  # fmt: skip
-    if not small or len(small) > EXACT_COMPONENTS:
-        small = []
-    if memo is not None:
-        memo["small"] = (sub, small)
-        reprior(memo, ev)
-    if not small:
-        return none
-    for comp in small:
-        lo[comp] = _enumerate(sub, comp, memo)
-    return np.sort(np.concatenate([np.asarray(c, np.int64) for c in small]))
-
-
 def interval_moments(
-    block: Block, prior_lo: np.ndarray, groups: list[list[int]], post: np.ndarray, lo: np.ndarray
+    block: Block | CompactBlock,
+    prior_lo: np.ndarray,
+    groups: list[list[int]],
+    post: np.ndarray,
+    lo: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centre and variance of each claim's log-odds given reliabilities (see the module doc)."""
     mean, var = block.claim_moments(post, expit(lo))
@@ -351,42 +275,104 @@ def infer_fast(
                    level=level, init=init, exact_states=exact_states)  # fmt: skip
 
 
+#: From this many cells, the base-rate search starts from the joint fixed point
+#: (``_rate_start``): about a third of the sweeps at ten million reports. Below, it starts
+#: from 0.5 as :mod:`belief.engines.dask` does, so the two backends take the same steps and
+#: agree to rounding on small cases; the two starts give the same rate to the sweeps' ``tol``.
+JOINT_START_CELLS = 100_000
+
+
+def _block(ev: Evidence) -> Block:
+    """The reports' cells of ``ev`` (:class:`Block`)."""
+    return Block(len(ev.claim_ids), len(ev.source_ids), ev.r_claim, ev.r_source, ev.r_confirm,
+                 ev.r_weight)  # fmt: skip
+
+
+def _joint_start(
+    ev: Evidence, block: Block, *, tol: float, max_iter: int, damping: float | None,
+    init: np.ndarray | None,
+) -> tuple[float, np.ndarray | None, np.ndarray]:  # fmt: skip
+    """Learned values near the answer, and the log-odds there: where their search starts.
+
+    The sweeps of :func:`run_vb`, each followed by the EM updates of the base rate
+    (:mod:`belief.core.base_rate`) and the kind-level means (:mod:`belief.core.kinds`) from the
+    current P(true): one pass to the joint fixed point instead of a pass to the fixed point at
+    each setting tried. The search (:func:`belief.core.hyper.learn_hyper`) then checks them with
+    exact runs at given values, which start here and take a sweep or two each. Returns
+    ``(rate, kind means or None, log-odds)``.
+    """
+    mask, (a, b) = ev.base_mask, ev.base_prior
+    n = 0 if mask is None else int(mask.sum())
+    kl = ev.kinds if ev.kinds is not None and ev.kinds.size else None
+    means = None if kl is None else start_means(kl)
+    lo = group_logodds(ev.prior_logodds, ev.groups) if init is None else np.asarray(init, float)
+    if n == 0 and kl is None:
+        return 0.5, None, lo
+    base_lo = ev.prior_logodds - (0.0 if mask is None else np.where(mask, logit(ev.base_start), 0))
+    lo_t = logit((a - 1.0) / (n + a + b - 2.0)) if n else 0.0
+    hi_t = logit((n + a - 1.0) / (n + a + b - 2.0)) if n else 0.0
+    schedule, rate, priors = Damping(damping), 0.5, _priors(ev)
+    for _ in range(max_iter):
+        q = expit(lo)
+        stats = block.source_stats(q)
+        if n:
+            rate = float(expit(np.clip(logit((q[mask].sum() + a - 1.0) / (n + a + b - 2.0)),
+                                       lo_t, hi_t)))  # fmt: skip
+        prior_lo = base_lo + (0.0 if mask is None else np.where(mask, logit(rate), 0.0))
+        if kl is not None:
+            means = kind_means(kl, stats)
+            priors = with_means(_priors(ev), kl, means)
+        post = source_posteriors(stats, priors)
+        new = sweep(lo, post, block, prior_lo, ev.groups, schedule.value)
+        delta = np.max(np.abs(expit(new) - q), initial=0.0)
+        schedule.observe(delta)
+        lo = new
+        if delta < tol:
+            break
+    return rate, means, lo
+
+
 def _result(
     ev: Evidence, config: Config, method: str, *, tol: float, max_iter: int,
     damping: float | None, level: float, init: np.ndarray | None, exact_states: int,
 ) -> BeliefResult:  # fmt: skip
     limit = min(exact_states, 2**config.max_enumeration)
     extra: dict[str, object] = {}
+    block = _block(ev)  # the reports' cells, built once for every run below
+    memo: dict = {}  # the small components and their likelihoods (found once)
     if (ev.base_mask is not None and ev.base_mask.any()) or (
         ev.kinds is not None and ev.kinds.size > 0
     ):  # learn the base rate and kind reliability (belief.core.hyper)
-        warm: list = [init, None]  # the last state, the reports' cells (built once)
-        memo: dict = {}  # the small components and their likelihoods (found once)
+        warm: list = [init]  # the last state
 
         def at(e: Evidence) -> tuple[np.ndarray, np.ndarray]:
-            lo, _, warm[1], *_ = run_vb(e, tol=tol, max_iter=max_iter, damping=damping,
-                                        init=warm[0], block=warm[1])  # fmt: skip
-            lo = lo.copy()
-            exact_small_components(e, lo, limit, warm[1], memo)
+            lo = run_vb(e, tol=tol, max_iter=max_iter, damping=damping, init=warm[0],
+                        block=block)[0].copy()  # fmt: skip
+            exact_small_components(e, lo, limit, block, memo)
             warm[0] = lo
-            return lo, warm[1].source_stats(expit(lo))
+            return lo, block.source_stats(expit(lo))
 
+        rate0, means0 = 0.5, None
+        if len(block.claim) >= JOINT_START_CELLS:  # a start next to the root (see the constant)
+            rate0, means0, warm[0] = _joint_start(ev, block, tol=tol, max_iter=max_iter,
+                                                  damping=damping, init=init)  # fmt: skip
         # known to the precision of the sweeps (tol on P(true))
-        ev, _, learned = learn_hyper(ev, at, xtol=max(tol, 1e-12))
+        ev, _, learned = learn_hyper(ev, at, xtol=max(tol, 1e-12), start=rate0,
+                                     start_means=means0)  # fmt: skip
         extra.update(learned)
         # The final run starts from the state of the search's *last* run (which need not be
         # the run at the returned values), as in belief.engines.dask: both backends then make
         # the same sweeps and agree far below tol (two different warm starts each stop within tol).
         init = warm[0]
     lo, post, block, n_iter, ok = run_vb(ev, tol=tol, max_iter=max_iter, damping=damping,
-                                         init=init)  # fmt: skip
+                                         init=init, block=block)  # fmt: skip
     if not ok:
         warnings.warn(
             f"{method} engine: no convergence to tol={tol:g} in {max_iter} sweeps",
             ConvergenceWarning,
             stacklevel=3,
         )
-    exact = exact_small_components(ev, lo, limit, block)
+    exact = exact_small_components(ev, lo, limit, block, memo)
     if len(exact):  # the reliability posteriors and intervals follow the final state
         post = source_posteriors(block.source_stats(expit(lo)), _priors(ev))
     centre, var = interval_moments(block, ev.prior_logodds, ev.groups, post, lo)

@@ -32,8 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 from scipy.special import expit
 
 from belief.data.types import Case, Report, Signal
@@ -104,6 +102,9 @@ def _subcase(case: Case, claim_ids: Sequence[str]) -> Case:
         if c.group is not None:
             rows.append(index[c.claim_id])
             cols.append(n + nodes.setdefault("g:" + c.group, len(nodes)))
+    from scipy.sparse import coo_matrix  # not at import: the CLI's fast path never needs it
+    from scipy.sparse.csgraph import connected_components
+
     size = n + len(nodes)
     graph = coo_matrix((np.ones(len(rows)), (rows, cols)), shape=(size, size))
     _, label = connected_components(graph, directed=False)

@@ -277,3 +277,46 @@ def test_warning_free_on_clean_case():
         warnings.simplefilter("error")
         res = infer_fast(well_reported(0))
     assert res.converged
+
+
+@pytest.mark.parametrize("weights", ["unit", "unit, one per cell", "weighted"])
+def test_cells_merge_reports_like_a_loop(weights):
+    """Cells and the reduce over claims against a loop over reports (every Block path)."""
+    rng = np.random.default_rng(len(weights))
+    n_claims, n_src, n = 30, 7, 150
+    if weights == "unit, one per cell":
+        pairs = rng.choice(n_claims * n_src, size=n, replace=False)
+        claim, source = pairs // n_src, pairs % n_src
+    else:
+        claim, source = rng.integers(n_claims, size=n), rng.integers(n_src, size=n)
+    confirm = rng.random(n) < 0.6
+    w = rng.choice([1.0, 0.5, 0.0], size=n) if weights == "weighted" else np.ones(n)
+    block = Block(n_claims, n_src, claim, source, confirm, w)
+    expect: dict[tuple[int, int], list[float]] = {}
+    for c, s, f, x in zip(claim, source, confirm, w):
+        expect.setdefault((int(c), int(s)), [0.0, 0.0])[0 if f else 1] += x
+    got_c, got_s, got_x, got_y = block.cells()
+    got = {(int(c), int(s)): [x, y] for c, s, x, y in zip(got_c, got_s, got_x, got_y)}
+    assert len(got_c) == len(got) == len(expect) and got == expect
+    q = rng.uniform(size=n_claims)
+    stats = np.zeros((n_src, 4))
+    for (c, s), (x, y) in expect.items():
+        stats[s] += [x * q[c], y * q[c], y * (1 - q[c]), x * (1 - q[c])]
+    np.testing.assert_allclose(block.source_stats(q), stats, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_joint_start_learns_the_rate_of_the_search(monkeypatch, seed):
+    """Starting the base-rate search at the joint fixed point (large data) changes nothing
+    beyond the sweeps' tolerance: same rate and posterior as the search from 0.5."""
+    import belief.engines.fast as fast
+
+    rec = random_records(seed, n_claims=40, n_sources=6, n_reports=200)
+    for c in rec["claims"]:
+        c.pop("prior", None)  # every claim takes the learned rate
+    case = case_from_records(rec)
+    searched = infer_fast(case, tol=1e-9)
+    monkeypatch.setattr(fast, "JOINT_START_CELLS", 0)
+    joint = infer_fast(case, tol=1e-9)
+    assert abs(joint.diagnostics["base_rate"] - searched.diagnostics["base_rate"]) < 1e-7
+    np.testing.assert_allclose(joint.posterior.p_true, searched.posterior.p_true, atol=1e-7)
