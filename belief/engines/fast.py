@@ -312,6 +312,10 @@ def _joint_start(
     lo_t = logit((a - 1.0) / (n + a + b - 2.0)) if n else 0.0
     hi_t = logit((n + a - 1.0) / (n + a + b - 2.0)) if n else 0.0
     schedule, rate, priors = Damping(damping), 0.5, _priors(ev)
+    # The kind means join once the claims have settled at the built-in values: from P(true) =
+    # 1/2 everywhere their first update would make every source uninformative (a fixed point
+    # the sweeps then leave only slowly), where the built-in values break that symmetry.
+    kinds_on = False
     for _ in range(max_iter):
         q = expit(lo)
         stats = block.source_stats(q)
@@ -319,7 +323,7 @@ def _joint_start(
             rate = float(expit(np.clip(logit((q[mask].sum() + a - 1.0) / (n + a + b - 2.0)),
                                        lo_t, hi_t)))  # fmt: skip
         prior_lo = base_lo + (0.0 if mask is None else np.where(mask, logit(rate), 0.0))
-        if kl is not None:
+        if kinds_on and kl is not None:
             means = kind_means(kl, stats)
             priors = with_means(_priors(ev), kl, means)
         post = source_posteriors(stats, priors)
@@ -328,7 +332,9 @@ def _joint_start(
         schedule.observe(delta)
         lo = new
         if delta < tol:
-            break
+            if kinds_on or kl is None:
+                break
+            kinds_on, schedule = True, Damping(damping)
     return rate, means, lo
 
 
