@@ -37,7 +37,7 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from belief.core.copies import resolve_copies
-from belief.core.repeats import report_repeats
+from belief.core.repeats import report_repeats, report_shares
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
 from belief.data.streaming import read_reports
 from belief.data.types import Case, Claim, Report, Signal, Source
@@ -81,6 +81,9 @@ class Evidence:
     ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight (and,
     when compiled with ``keep_copies``, the zero-weight copies too). A *channel* is a source,
     or with a side effect one side of a source (``channel_source``, ``channel_align``).
+    ``r_repeat`` is each report's repeat probability (:mod:`belief.core.repeats`); compiled
+    with ``repeat_shares``, ``r_earlier`` and ``r_same`` are its ``m`` and ``k``
+    (:func:`~belief.core.repeats.report_shares`: the joint model's repeat mixture).
     """
 
     claim_ids: list[str]
@@ -102,6 +105,8 @@ class Evidence:
     r_align: np.ndarray | None = None
     r_copy: np.ndarray | None = None
     r_repeat: np.ndarray | None = None
+    r_earlier: np.ndarray | None = None
+    r_same: np.ndarray | None = None
     base_mask: np.ndarray | None = None
     base_start: float = 0.5
     base_prior: tuple[float, float] = (5.0, 5.0)
@@ -250,6 +255,7 @@ def compile_arrays(
     sources: Sequence[Source] = (),
     signals: Sequence[Signal] = (),
     keep_copies: bool = False,
+    repeat_shares: bool = False,
 ) -> Evidence:
     """Compile coded reports and the small tables into :class:`Evidence` (the one compiler).
 
@@ -265,6 +271,9 @@ def compile_arrays(
         The sources table (priors, ``side``) and the signals.
     keep_copies : bool
         Keep zero-weight copies in the ``r_*`` arrays (the joint model learns their weight).
+    repeat_shares : bool
+        Also give each report's earlier reports and same-stance share (``r_earlier``,
+        ``r_same``) for the joint model's repeat mixture (one more sort of the reports).
 
     Examples
     --------
@@ -319,7 +328,10 @@ def compile_arrays(
     lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
     if config.repeat_base_rate is not None:
         lo_rep = lo + np.where(base_mask, logit(config.repeat_base_rate) - logit(rate), 0.0)
-    r_repeat = report_repeats(arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config)
+    shares = report_shares(arrays, keep) if repeat_shares else None
+    r_repeat = report_repeats(
+        arrays, keep, lo_rep, groups, priors[rank[inv]], sources, config, shares
+    )
     if r_repeat.any():  # unattributed repeats count with their independent share
         r_weight = r_weight * (1.0 - r_repeat)
         full &= r_repeat < 0.5  # probably independent
@@ -343,6 +355,8 @@ def compile_arrays(
         r_align=r_align,
         r_copy=declared,
         r_repeat=r_repeat,
+        r_earlier=None if shares is None else shares[0],
+        r_same=None if shares is None else shares[1],
         base_mask=base_mask if config.base_rate is None else None,
         base_start=rate,
         base_prior=config.base_rate_prior,
@@ -356,6 +370,7 @@ def compile_case(
     signals: Sequence[Signal] | None = None,
     *,
     keep_copies: bool = False,
+    repeat_shares: bool = False,
 ) -> Evidence:
     """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`.
 
@@ -378,6 +393,7 @@ def compile_case(
         sources=case.sources,
         signals=case.signals if signals is None else signals,
         keep_copies=keep_copies,
+        repeat_shares=repeat_shares,
     )
 
 

@@ -297,7 +297,9 @@ def degenerate_case():
 def test_degenerate_priors_reproduce_the_exact_engine(method):
     case = degenerate_case()
     exact = infer(case).posterior
+    # the exact engine's copy propensity is 0 (its default): fixed, not learned, here
     fixed = {"base_rate": 0.4, "alignment": 0.0, "signal_effect_sd": 0.0}
+    fixed |= {"copy_propensity": "fixed"}
     sampler = {"random_seed": 5, "chains": 2, "draws": 200, "tune": 300}
     model = quiet_fit(ClaimBeliefModel(fixed, sampler), case, method=method)
     p = model.predict_proba()
