@@ -150,7 +150,10 @@ def run_cli(label: str, size: dict) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_tables(load(label), tmp)
-        cmd = ["belief", "infer", "--method", "mcmc", "--seed", "1", "--out", f"{tmp}/post.csv"]
+        # the checkout's belief (cwd first on sys.path with -c), not whichever the console
+        # script of the environment points at
+        cli = [sys.executable, "-c", "import sys; from belief.cli import main; sys.exit(main())"]
+        cmd = [*cli, "infer", "--method", "mcmc", "--seed", "1", "--out", f"{tmp}/post.csv"]
         cmd += [f"--{t}={p}" for t, p in paths.items()]
         cmd += ["--chains", str(size["chains"]), "--draws", str(size["draws"])]
         cmd += ["--tune", str(size["tune"])]

@@ -340,7 +340,7 @@ def test_dask_backend_requires_fast_method(tmp_path, khasham_path, capsys):
     assert not out.exists()
 
 
-def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasham_path):
+def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasham_path, capsys):
     pytest.importorskip("pymc")
     tables = write_tables(read_case(khasham_path), tmp_path)
     args = [f"--{t}={p}" for t, p in tables.items()]
@@ -348,6 +348,8 @@ def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasha
     code = main(["infer", *args, "--method", "map", "--seed", "3", "--save-model", str(saved),
                  "--out", str(out)])  # fmt: skip
     assert code == 0 and saved.exists()
+    printed = capsys.readouterr().out
+    assert "copy propensity (unattributed repeats" in printed  # learned by the joint model
     post = pd.read_csv(out)
     assert list(post.columns) == list(POSTERIOR_COLUMNS)
     assert post.notna().all().all() and post.p_true.between(0, 1).all()
