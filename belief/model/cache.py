@@ -2,11 +2,13 @@
 
 A fit encodes its case, then looks up its *key*: the shapes of the model's data
 (:func:`belief.model.graph.shape_key`: numbers of claims, sources, kinds, signals, reports and
-copies, group widths) and the resolved model configuration. Cases with the same key share one
-``pm.Model`` whose evidence sits in ``pm.Data``; the fit puts its own data in
-(:func:`belief.model.graph.set_data`) and reuses what earlier fits compiled: nutpie's compiled
-model (refilled with ``with_data``), PyMC's NUTS step (its compiled log-density and gradient),
-the initial-point function and the function that computes the deterministics from the draws.
+copies, group widths; not the number of distinct repeat shares of the copy mixture, which
+depends on the stances and sits in a resizable container) and the resolved model configuration.
+Cases with the same key share one ``pm.Model`` whose evidence sits in ``pm.Data``; the fit puts
+its own data in (:func:`belief.model.graph.set_data`) and reuses what earlier fits compiled:
+nutpie's compiled model (refilled with ``with_data``), PyMC's NUTS step (its compiled
+log-density and gradient), the initial-point function and the function that computes the
+deterministics from the draws.
 The cache holds the :data:`MAXSIZE` most recently used keys.
 
 Examples

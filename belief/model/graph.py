@@ -109,7 +109,10 @@ __all__ = [
 
 _ALIGN = np.array([-1.0, 0.0, 1.0])  # the alignment of the three cells of a source
 _INTS = {"group_gather", "claim_group", "rel_kind", "sig_claim", "sig_kind"}
-_INTS |= {"o_claim", "o_cell", "c_claim", "c_cell", "m_claim", "m_unit", "u_cell", "u_source"}
+_INTS |= {"o_claim", "o_cell", "c_claim", "c_cell", "m_claim", "m_unit"}
+#: the per-unit arrays of the repeat mixture: their length depends on the stances (the distinct
+#: shares), so they sit in their own resizable container, ``unit_data`` (columns in this order)
+_UNITS = ("u_cell", "u_logq", "u_count")
 _NO_SHARE = -1000.0  #: log q of a repeat mixture with no earlier report of the same stance
 
 
@@ -125,14 +128,16 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
     alignment + 1, plus 3 x sources for a confirm) and the number of reports per cell,
     ``*_count``. Reports that may be unattributed repeats (:attr:`ModelData.r_mixture`) are
     apart from the originals: ``m_claim`` and ``m_unit`` per report, and per *unit* (distinct
-    cell and repeat share ``q``) ``u_cell``, ``u_source``, ``u_logq`` and ``u_count``; per
+    cell and repeat share ``q``) ``u_cell``, ``u_logq`` and ``u_count``; per
     source ``copy_value``, ``copy_logp`` and ``copy_log1mp`` (the fixed propensity, its log
     and the log of its complement) and, when some are learned, ``copy_learn`` and per kind
     ``copy_centre`` (logit).
     Signal arrays are absent without a learned signal, copy arrays without copies, repeat
     arrays without possible repeats.
-    The model holds them packed in two ``pm.Data`` containers, ``int_data`` and ``float_data``
-    (nutpie's compile time grows with every container).
+    The model holds them packed in two ``pm.Data`` containers of fixed shape, ``int_data`` and
+    ``float_data`` (nutpie's compile time grows with every container), and the per-unit arrays
+    in a third, ``unit_data``, whose length may change between fits of one :func:`shape_key`
+    (it depends on the stances).
 
     Examples
     --------
@@ -187,7 +192,6 @@ def _repeat_values(data: ModelData, cell: np.ndarray, mixture: np.ndarray) -> di
         "m_claim": data.r_claim[mixture],
         "m_unit": unit.reshape(-1),
         "u_cell": u_cell,
-        "u_source": (u_cell % (3 * len(data.source_ids))) // 3,
         "u_logq": np.log(np.where(units[:, 1] > 0, units[:, 1], 1.0))
         + np.where(units[:, 1] > 0, 0.0, _NO_SHARE),
         "u_count": np.bincount(unit.reshape(-1), minlength=len(units)),
@@ -202,18 +206,31 @@ def _repeat_values(data: ModelData, cell: np.ndarray, mixture: np.ndarray) -> di
 
 
 def _pack(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Concatenate the arrays of :func:`data_values` into ``int_data`` and ``float_data``."""
+    """Concatenate the arrays of :func:`data_values` into ``int_data`` and ``float_data``, and
+    stack the per-unit ones as the columns of ``unit_data`` (when the case has any)."""
     out = {}
     for name, ints in (("int_data", True), ("float_data", False)):
-        parts = [v.ravel() for k, v in sorted(values.items()) if (k in _INTS) == ints]
+        parts = [
+            v.ravel() for k, v in sorted(values.items()) if (k in _INTS) == ints and k not in _UNITS
+        ]
         out[name] = np.concatenate(parts) if parts else np.zeros(0, np.int64 if ints else float)
+    if _UNITS[0] in values:
+        out["unit_data"] = np.column_stack([values[k].astype(float) for k in _UNITS])
     return out
 
 
 def _unpack(packed: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Tensors sliced out of the packed containers, in the shapes of ``values``."""
-    out, offset = {}, {"int_data": 0, "float_data": 0}
+    """Tensors sliced out of the packed containers, in the shapes of ``values`` (the per-unit
+    arrays in the length of the data the model holds)."""
+    out: dict[str, Any] = {}
+    if "unit_data" in packed:
+        for j, k in enumerate(_UNITS):
+            out[k] = packed["unit_data"][:, j]
+        out["u_cell"] = pt.cast(out["u_cell"], "int64")  # exact: cells are small integers
+    offset = {"int_data": 0, "float_data": 0}
     for k, v in sorted(values.items()):
+        if k in _UNITS:
+            continue
         name = "int_data" if k in _INTS else "float_data"
         start = offset[name]
         offset[name] += v.size
@@ -224,7 +241,9 @@ def _unpack(packed: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> dict
 
 def shape_key(data: ModelData) -> tuple:
     """What a built model depends on besides the values of its data: the names and shapes of
-    :func:`data_values` and the sizes of the coordinates. Cases with equal keys share a model.
+    :func:`data_values` (not the number of units of the repeat mixture, which the model's
+    resizable ``unit_data`` takes as it comes) and the sizes of the coordinates. Cases with
+    equal keys share a model.
 
     Examples
     --------
@@ -236,7 +255,9 @@ def shape_key(data: ModelData) -> tuple:
     >>> key("confirm") == key("deny")
     True
     """
-    arrays = tuple((k, v.shape) for k, v in sorted(data_values(data).items()))
+    arrays = tuple(
+        (k, None if k in _UNITS else v.shape) for k, v in sorted(data_values(data).items())
+    )
     return arrays + tuple((k, len(v)) for k, v in data.coords.items())
 
 
@@ -344,7 +365,9 @@ def _copy_propensity(v: Mapping[str, Any], config: Mapping[str, Any], n_sources:
 def _repeat_terms(v: Mapping[str, Any], config: Mapping[str, Any], table0, ratio, n_sources):
     """Per unit of the repeat mixture: ``log(pi q + (1 - pi) P(x | T))`` for T = 0, 1."""
     log_pi, log1m_pi = _copy_propensity(v, config, n_sources)
-    src, cell = v["u_source"], v["u_cell"]
+    cell = v["u_cell"]
+    # the source of each cell (3 alignments per source, deny then confirm cells)
+    src = pt.as_tensor(np.tile(np.repeat(np.arange(n_sources), 3), 2))[cell]
     repeat = log_pi[src] + v["u_logq"]
     indep0 = log1m_pi[src] + table0[cell]
     return _logaddexp(repeat, indep0), _logaddexp(repeat, indep0 + ratio[cell])
@@ -401,8 +424,11 @@ def build_model(data: ModelData, config: Mapping[str, Any]):
     coords = data.coords | {"rate": ["sensitivity", "specificity"]}
     with pm.Model(coords=coords) as model:
         # static shapes: fewer shape checks in the compiled graph (a cached model is only
-        # refilled with data of its shape_key)
-        packed = {k: pm.Data(k, x, shape=x.shape) for k, x in _pack(values).items()}
+        # refilled with data of its shape_key); unit_data's length follows the stances
+        packed = {
+            k: pm.Data(k, x) if k == "unit_data" else pm.Data(k, x, shape=x.shape)
+            for k, x in _pack(values).items()
+        }
         v = _unpack(packed, values)
         lo = _prior_logodds(v, config)
         lam = _reliability(v, config, n_kinds)
