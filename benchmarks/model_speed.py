@@ -24,6 +24,10 @@ a fresh Python process, so the first fit pays every compilation, as ``belief inf
     What the fit recorded (``idata_.attrs``): compilation done by this fit (nutpie's numba
     model or PyMC's NUTS step, and the deterministics function) and the sampler's wall time,
     tuning included. The rest of ``total`` is encoding, deterministics and diagnostics.
+``copy``
+    ``model_config["copy_propensity"]``: ``learn`` (the default: copy propensities learned
+    wherever a report may repeat an earlier one) or ``fixed`` (``--copy learn,fixed`` times
+    both).
 ``refit s``
     A second fit of a same-shape case (every stance flipped, claims renamed) in the same
     process: the model cache (:mod:`belief.model.cache`) skips the compilation.
@@ -40,6 +44,7 @@ Usage::
     python benchmarks/model_speed.py              # both cases, both back-ends
     python benchmarks/model_speed.py --cli        # and the command line end to end
     python benchmarks/model_speed.py --quick      # 2 chains x 200 draws
+    python benchmarks/model_speed.py --samplers auto --copy learn,fixed  # copy learning's cost
 """
 
 from __future__ import annotations
@@ -100,18 +105,21 @@ def flipped(case):
 
 
 def worker(label: str, sampler: str, size: dict) -> dict:
-    """Fit ``label`` with ``sampler`` (in this fresh process), then refit a same-shape case."""
+    """Fit ``label`` with ``sampler`` (in this fresh process), then refit a same-shape case.
+    ``size["copy"]`` is the model_config ``copy_propensity`` ("learn" or "fixed")."""
     from belief.exceptions import ConvergenceWarning
     from belief.model import ClaimBeliefModel
 
     case = load(label)
+    size = dict(size)
+    copy = size.pop("copy", "learn")
     config = {"random_seed": 1, "nuts_sampler": sampler} | size
 
     def fit(c):
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model = ClaimBeliefModel(sampler_config=config).fit(c)
+            model = ClaimBeliefModel({"copy_propensity": copy}, config).fit(c)
         seconds = time.perf_counter() - start
         failed = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
         return model, seconds, failed
@@ -122,6 +130,7 @@ def worker(label: str, sampler: str, size: dict) -> dict:
     return {
         "case": label,
         "sampler": sampler,
+        "copy": copy,
         "used": attrs["nuts_sampler"],
         "draws": f"{model.idata_.posterior.sizes['chain']}x{model.idata_.posterior.sizes['draw']}",
         "total s": round(total, 1),
@@ -162,7 +171,14 @@ def run_cli(label: str, size: dict) -> dict:
         seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"belief infer failed:\n{done.stderr[-3000:]}")
-    return {"case": label, "sampler": "belief infer (auto)", "total s": round(seconds, 1)}
+    row = {"case": label, "sampler": "belief infer (auto)", "total s": round(seconds, 1)}
+    # what the command prints: "NUTS (pymc): compiled in 3.1 s, sampled in 5.4 s"
+    for line in done.stdout.splitlines():
+        if line.startswith("NUTS ("):
+            row["used"] = line[len("NUTS (") : line.index(")")]
+            row["compile s"] = float(line.split("compiled in ")[1].split(" s")[0])
+            row["sampling s"] = float(line.split("sampled in ")[1].split(" s")[0])
+    return row
 
 
 def baseline(label: str) -> dict:
@@ -199,6 +215,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--cli", action="store_true", help="also time belief infer end to end")
     parser.add_argument("--cases", default="seed,large")
     parser.add_argument("--samplers", default="pymc,nutpie,auto")
+    parser.add_argument(
+        "--copy", default="learn", help="copy_propensity modes to time: learn, fixed or both"
+    )
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -212,8 +231,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for label in args.cases.split(","):
         rows.append(baseline(label))
         for sampler in args.samplers.split(","):
-            rows.append(run_worker(label, sampler, size))
-            print(rows[-1], flush=True)
+            for copy in args.copy.split(","):
+                rows.append(run_worker(label, sampler, size | {"copy": copy}))
+                print(rows[-1], flush=True)
         if args.cli:
             rows.append(run_cli(label, size))
             print(rows[-1], flush=True)

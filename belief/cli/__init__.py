@@ -48,7 +48,12 @@ def _posterior(
         options["sampler_config"] = {k: v for k, v in sampler.items() if v is not None}
         options["save_model"] = getattr(args, "save_model", None)
         result = infer(case, method, _config(case, priors), **options)
-        result.posterior.attrs["copy_summary"] = _copy_summary(result.reliability)
+        lines = _copy_summary(result.reliability)
+        d = result.diagnostics
+        if "sampling_seconds" in d:  # NUTS: where the time went (benchmarks/model_speed.py)
+            lines.insert(0, f"NUTS ({d['nuts_sampler']}): compiled in {d['compile_seconds']:.1f} "
+                         f"s, sampled in {d['sampling_seconds']:.1f} s")  # fmt: skip
+        result.posterior.attrs["copy_summary"] = lines
         return result.posterior
     return posterior(case, method, _config(case, priors), **options)
 
