@@ -52,6 +52,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -147,7 +148,11 @@ def worker(label: str, sampler: str, size: dict) -> dict:
 def run_worker(label: str, sampler: str, size: dict) -> dict:
     """:func:`worker` in a fresh Python process (cold in-process caches)."""
     cmd = [sys.executable, __file__, "--worker", label, sampler, json.dumps(size)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    # this checkout's belief: a script's own folder, not the cwd, starts sys.path, so without
+    # this the worker would import whichever belief the environment installed
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = os.environ | {"PYTHONPATH": path}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode:
         raise RuntimeError(f"{label}/{sampler} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
