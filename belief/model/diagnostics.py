@@ -14,7 +14,7 @@ import pandas as pd
 from scipy.special import expit
 
 from belief.exceptions import ConvergenceWarning, ValidationError
-from belief.model.convergence import ess_bulk, ess_tail, rank_rhat
+from belief.model.convergence import summary
 
 _PPC_COLUMNS = [
     "group",
@@ -73,8 +73,9 @@ def convergence_table(idata, var_names: Sequence[str]) -> pd.DataFrame:
     n_chains = x.shape[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = rank_rhat(x) if n_chains > 1 else np.full(x.shape[2], np.nan)
-        bulk, tail = ess_bulk(x), ess_tail(x)
+        rhat, bulk, tail = summary(x)
+        if n_chains < 2:
+            rhat = np.full(x.shape[2], np.nan)
     return pd.DataFrame({"param": labels, "rhat": rhat, "ess_bulk": bulk, "ess_tail": tail})
 
 
