@@ -17,7 +17,9 @@ Half the claims are resolved (training); the other half are scored. Rows:
   ``belief.calibration.calibrate.fit_em``, which is what ``belief.calibrate`` did before issue
   15) and with it (``belief.calibrate``, which learns copy propensities per source and kind);
 * the joint PyMC model (``method="mcmc"``, 2 chains x 300 draws, unsupervised on the test
-  claims; it had no copy model when this was written; ``--joint none`` skips it);
+  claims), without copy learning (``model_config={"copy_propensity": "fixed"}``: every
+  uncited repeat counted in full) and with it (the default: copy propensities learned with the
+  rest, pooled by kind); ``--joint none`` skips them;
 * majority vote and crowd-kit ``DawidSkene`` (task = claim, worker = source, label = stance,
   unsupervised on the test claims; P(true) = P("confirm")).
 
@@ -72,10 +74,11 @@ KINDS = {
 }
 #: copy propensity per kind: the probability that a report is a repeat of an earlier one
 REPEAT = {"outlet": 0.4, "blog": 0.6, "digest": 0.9}
+CITED = 0.5  #: share of the repeats that are cited (declared copies)
 COMMON = {
     "kinds": KINDS,
     "p_repeat": REPEAT,
-    "p_cited": 0.5,
+    "p_cited": CITED,
     "side_effect": 1.0,
     "p_aligned": 0.5,
     "p_signal": 0.3,
@@ -121,6 +124,15 @@ def infer(case: Case, method: str = "exact", config=None, **options) -> Probs:
         warnings.simplefilter("ignore")
         post = belief.infer(case, method, config, **options).posterior
     return dict(zip(post["claim_id"], post["p_true"].astype(float), strict=True))
+
+
+def fit_joint(case: Case, sampler: dict, mode: str) -> belief.BeliefResult:
+    """``belief.infer(case, "mcmc")`` with copy learning on (``"learn"``) or off (``"fixed"``)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return belief.infer(
+            case, "mcmc", sampler_config=sampler, model_config={"copy_propensity": mode}
+        )
 
 
 def calibrated(train: Case, test: Case) -> list[tuple[str, belief.Config, float]]:
@@ -242,13 +254,27 @@ def simulated(name: str, joint: str, seed: int = 7) -> tuple[list[dict], list[st
         true = {k: REPEAT.get(k, 0.0) for k in learned}
         notes.append(f"learned copy propensity by kind {learned}; true {true}")
     if joint == "mcmc":
-        note(f"[{name}] joint model (mcmc)")
         sampler = {"draws": 300, "tune": 300, "chains": 2, "random_seed": 1}
-        try:
-            p, sec = timed(lambda: infer(test, "mcmc", sampler_config=sampler))
-            rows.append(score("belief joint model (mcmc, 2 x 300 draws)", p, y, sec))
-        except Exception as e:  # a failing engine is a result too: say so, go on
-            notes.append(f"joint model failed: {type(e).__name__}: {e}")
+        for label, mode in (("no copy learning", "fixed"), ("copy learning", "learn")):
+            note(f"[{name}] joint model (mcmc), {label}")
+            try:
+                result, sec = timed(lambda m=mode: fit_joint(test, sampler, m))
+                p = dict(zip(result.posterior["claim_id"], result.posterior["p_true"]))
+                rows.append(score(f"belief joint model, {label} (mcmc, 2 x 300)", p, y, sec))
+            except Exception as e:  # a failing engine is a result too: say so, go on
+                notes.append(f"joint model failed: {type(e).__name__}: {e}")
+                continue
+            n_div = result.diagnostics.get("divergences", 0)
+            notes.append(f"joint model, {label}: {n_div} divergences")
+            rel = result.reliability
+            if "copy_propensity" in rel and rel["copy_learned"].any():
+                by_kind = rel.groupby("kind")["copy_propensity"].mean().round(3).to_dict()
+                share = {k: round(v * (1 - CITED) / (1 - v * CITED), 3) for k, v in REPEAT.items()}
+                notes.append(
+                    f"joint model: learned copy propensity by kind (mean over sources) "
+                    f"{by_kind}; true {dict(sorted(REPEAT.items()))}, of which uncited "
+                    f"(what the model can see) {dict(sorted(share.items()))}"
+                )
     else:
         notes.append("joint model skipped (--joint none)")
     note(f"[{name}] baselines")

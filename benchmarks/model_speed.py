@@ -24,6 +24,10 @@ a fresh Python process, so the first fit pays every compilation, as ``belief inf
     What the fit recorded (``idata_.attrs``): compilation done by this fit (nutpie's numba
     model or PyMC's NUTS step, and the deterministics function) and the sampler's wall time,
     tuning included. The rest of ``total`` is encoding, deterministics and diagnostics.
+``copy``
+    ``model_config["copy_propensity"]``: ``learn`` (the default: copy propensities learned
+    wherever a report may repeat an earlier one) or ``fixed`` (``--copy learn,fixed`` times
+    both).
 ``refit s``
     A second fit of a same-shape case (every stance flipped, claims renamed) in the same
     process: the model cache (:mod:`belief.model.cache`) skips the compilation.
@@ -40,6 +44,7 @@ Usage::
     python benchmarks/model_speed.py              # both cases, both back-ends
     python benchmarks/model_speed.py --cli        # and the command line end to end
     python benchmarks/model_speed.py --quick      # 2 chains x 200 draws
+    python benchmarks/model_speed.py --samplers auto --copy learn,fixed  # copy learning's cost
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -58,6 +64,7 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's belief, here and (PYTHONPATH) in the workers
 SEED_CASE = ROOT / "seeds" / "khasham.yaml"
 TARGETS = {"seed": 10.0, "large": 30.0}  # seconds, including compilation
 
@@ -100,18 +107,21 @@ def flipped(case):
 
 
 def worker(label: str, sampler: str, size: dict) -> dict:
-    """Fit ``label`` with ``sampler`` (in this fresh process), then refit a same-shape case."""
+    """Fit ``label`` with ``sampler`` (in this fresh process), then refit a same-shape case.
+    ``size["copy"]`` is the model_config ``copy_propensity`` ("learn" or "fixed")."""
     from belief.exceptions import ConvergenceWarning
     from belief.model import ClaimBeliefModel
 
     case = load(label)
+    size = dict(size)
+    copy = size.pop("copy", "learn")
     config = {"random_seed": 1, "nuts_sampler": sampler} | size
 
     def fit(c):
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            model = ClaimBeliefModel(sampler_config=config).fit(c)
+            model = ClaimBeliefModel({"copy_propensity": copy}, config).fit(c)
         seconds = time.perf_counter() - start
         failed = [w for w in caught if issubclass(w.category, ConvergenceWarning)]
         return model, seconds, failed
@@ -122,6 +132,7 @@ def worker(label: str, sampler: str, size: dict) -> dict:
     return {
         "case": label,
         "sampler": sampler,
+        "copy": copy,
         "used": attrs["nuts_sampler"],
         "draws": f"{model.idata_.posterior.sizes['chain']}x{model.idata_.posterior.sizes['draw']}",
         "total s": round(total, 1),
@@ -138,7 +149,11 @@ def worker(label: str, sampler: str, size: dict) -> dict:
 def run_worker(label: str, sampler: str, size: dict) -> dict:
     """:func:`worker` in a fresh Python process (cold in-process caches)."""
     cmd = [sys.executable, __file__, "--worker", label, sampler, json.dumps(size)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    # this checkout's belief: a script's own folder, not the cwd, starts sys.path, so without
+    # this the worker would import whichever belief the environment installed
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = os.environ | {"PYTHONPATH": path}
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
     if done.returncode:
         raise RuntimeError(f"{label}/{sampler} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -150,7 +165,10 @@ def run_cli(label: str, size: dict) -> dict:
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = write_tables(load(label), tmp)
-        cmd = ["belief", "infer", "--method", "mcmc", "--seed", "1", "--out", f"{tmp}/post.csv"]
+        # the checkout's belief (cwd first on sys.path with -c), not whichever the console
+        # script of the environment points at
+        cli = [sys.executable, "-c", "import sys; from belief.cli import main; sys.exit(main())"]
+        cmd = [*cli, "infer", "--method", "mcmc", "--seed", "1", "--out", f"{tmp}/post.csv"]
         cmd += [f"--{t}={p}" for t, p in paths.items()]
         cmd += ["--chains", str(size["chains"]), "--draws", str(size["draws"])]
         cmd += ["--tune", str(size["tune"])]
@@ -159,7 +177,14 @@ def run_cli(label: str, size: dict) -> dict:
         seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"belief infer failed:\n{done.stderr[-3000:]}")
-    return {"case": label, "sampler": "belief infer (auto)", "total s": round(seconds, 1)}
+    row = {"case": label, "sampler": "belief infer (auto)", "total s": round(seconds, 1)}
+    # what the command prints: "NUTS (pymc): compiled in 3.1 s, sampled in 5.4 s"
+    for line in done.stdout.splitlines():
+        if line.startswith("NUTS ("):
+            row["used"] = line[len("NUTS (") : line.index(")")]
+            row["compile s"] = float(line.split("compiled in ")[1].split(" s")[0])
+            row["sampling s"] = float(line.split("sampled in ")[1].split(" s")[0])
+    return row
 
 
 def baseline(label: str) -> dict:
@@ -196,6 +221,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     parser.add_argument("--cli", action="store_true", help="also time belief infer end to end")
     parser.add_argument("--cases", default="seed,large")
     parser.add_argument("--samplers", default="pymc,nutpie,auto")
+    parser.add_argument(
+        "--copy", default="learn", help="copy_propensity modes to time: learn, fixed or both"
+    )
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -209,8 +237,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     for label in args.cases.split(","):
         rows.append(baseline(label))
         for sampler in args.samplers.split(","):
-            rows.append(run_worker(label, sampler, size))
-            print(rows[-1], flush=True)
+            for copy in args.copy.split(","):
+                rows.append(run_worker(label, sampler, size | {"copy": copy}))
+                print(rows[-1], flush=True)
         if args.cli:
             rows.append(run_cli(label, size))
             print(rows[-1], flush=True)

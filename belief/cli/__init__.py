@@ -18,7 +18,7 @@ import pandas as pd
 
 from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_table
 from belief.data.types import POSTERIOR_COLUMNS, Case
-from belief.engines import METHODS, posterior
+from belief.engines import METHODS, infer, posterior
 from belief.exceptions import (
     BeliefError,
     BeliefWarning,
@@ -47,7 +47,35 @@ def _posterior(
         sampler["random_seed"] = getattr(args, "seed", None)
         options["sampler_config"] = {k: v for k, v in sampler.items() if v is not None}
         options["save_model"] = getattr(args, "save_model", None)
+        result = infer(case, method, _config(case, priors), **options)
+        lines = _copy_summary(result.reliability)
+        d = result.diagnostics
+        if "sampling_seconds" in d:  # NUTS: where the time went (benchmarks/model_speed.py)
+            lines.insert(0, f"NUTS ({d['nuts_sampler']}): compiled in {d['compile_seconds']:.1f} "
+                         f"s, sampled in {d['sampling_seconds']:.1f} s")  # fmt: skip
+        result.posterior.attrs["copy_summary"] = lines
+        return result.posterior
     return posterior(case, method, _config(case, priors), **options)
+
+
+def _copy_summary(reliability: pd.DataFrame) -> list[str]:
+    """The joint model's copy propensities (unattributed repeats), by kind and the top sources."""
+    if "copy_propensity" not in reliability:
+        return []
+    rel = reliability.sort_values("copy_propensity", ascending=False)
+    learned = rel[rel["copy_learned"]] if "copy_learned" in rel else rel
+    by_kind = learned.groupby("kind")["copy_propensity"].mean().sort_values(ascending=False)
+    lines = ["copy propensity (unattributed repeats; posterior mean, 90% interval):"]
+    if len(by_kind):
+        kinds = ", ".join(f"{k} {v:.2f}" for k, v in by_kind.items())
+        lines.append(f"  learned, mean by kind: {kinds}")
+    for r in rel.head(5).itertuples():
+        how = "learned" if getattr(r, "copy_learned", False) else "fixed"
+        lines.append(
+            f"  {r.source_id} ({r.kind}): {r.copy_propensity:.2f} "
+            f"[{r.copy_propensity_low:.2f}, {r.copy_propensity_high:.2f}] {how}"
+        )
+    return lines
 
 
 def _model_args(p: argparse.ArgumentParser) -> None:
@@ -272,6 +300,8 @@ def cmd_infer(args: argparse.Namespace) -> None:
             post = _posterior(case, args.method, args.priors, args)
     write_table(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
+    for line in post.attrs.get("copy_summary", []):
+        print(line)
 
 
 def _tables(p: argparse.ArgumentParser, *, signals: bool = True) -> None:

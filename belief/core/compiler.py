@@ -42,7 +42,7 @@ from scipy.special import expit, logit
 
 from belief.core.copies import resolve_copies
 from belief.core.kinds import KindLearning, kind_learning
-from belief.core.repeats import report_repeats
+from belief.core.repeats import report_repeats, report_shares
 from belief.data.arrays import NO_TIME, ReportArrays, time_code  # noqa: F401 (doctest)
 from belief.data.streaming import read_reports
 from belief.data.types import Case, Claim, Report, Signal, Source
@@ -86,6 +86,9 @@ class Evidence:
     ``r_*`` arrays describe the informative (confirm/deny) reports with non-zero weight (and,
     when compiled with ``keep_copies``, the zero-weight copies too). A *channel* is a source,
     or with a side effect one side of a source (``channel_source``, ``channel_align``).
+    ``r_repeat`` is each report's repeat probability (:mod:`belief.core.repeats`); compiled
+    with ``repeat_shares``, ``r_earlier`` and ``r_same`` are its ``m`` and ``k``
+    (:func:`~belief.core.repeats.report_shares`: the joint model's repeat mixture).
     """
 
     claim_ids: list[str]
@@ -107,6 +110,8 @@ class Evidence:
     r_align: np.ndarray | None = None
     r_copy: np.ndarray | None = None
     r_repeat: np.ndarray | None = None
+    r_earlier: np.ndarray | None = None
+    r_same: np.ndarray | None = None
     base_mask: np.ndarray | None = None
     base_start: float = 0.5
     base_prior: tuple[float, float] = (5.0, 5.0)
@@ -265,6 +270,7 @@ def compile_arrays(
     sources: Sequence[Source] = (),
     signals: Sequence[Signal] = (),
     keep_copies: bool = False,
+    repeat_shares: bool = False,
 ) -> Evidence:
     """Compile coded reports and the small tables into :class:`Evidence` (the one compiler).
 
@@ -280,6 +286,9 @@ def compile_arrays(
         The sources table (priors, ``side``) and the signals.
     keep_copies : bool
         Keep zero-weight copies in the ``r_*`` arrays (the joint model learns their weight).
+    repeat_shares : bool
+        Also give each report's earlier reports and same-stance share (``r_earlier``,
+        ``r_same``) for the joint model's repeat mixture (one more sort of the reports).
 
     Examples
     --------
@@ -340,6 +349,7 @@ def compile_arrays(
     lo_rep = lo  # the repeats' predictive starts from the prior at repeat_base_rate, if set
     if config.repeat_base_rate is not None:
         lo_rep = lo + np.where(base_mask, logit(config.repeat_base_rate) - logit(rate), 0.0)
+    shares = report_shares(arrays, keep) if repeat_shares else None
     rep = priors  # the repeats' predictive starts from the priors before learning, if held
     if config.held_priors:
         start = replace(config, held_priors={})
@@ -368,6 +378,8 @@ def compile_arrays(
         r_align=r_align,
         r_copy=declared,
         r_repeat=r_repeat,
+        r_earlier=None if shares is None else shares[0],
+        r_same=None if shares is None else shares[1],
         base_mask=base_mask if config.base_rate is None else None,
         base_start=rate,
         base_prior=config.base_rate_prior,
@@ -382,6 +394,7 @@ def compile_case(
     signals: Sequence[Signal] | None = None,
     *,
     keep_copies: bool = False,
+    repeat_shares: bool = False,
 ) -> Evidence:
     """Compile ``case`` (or the given subsets of its reports and signals) into :class:`Evidence`.
 
@@ -404,6 +417,7 @@ def compile_case(
         sources=case.sources,
         signals=case.signals if signals is None else signals,
         keep_copies=keep_copies,
+        repeat_shares=repeat_shares,
     )
 
 

@@ -51,16 +51,51 @@ from belief.data.types import Source
 from belief.priors.config import Config
 
 __all__ = [
+    "PROPENSITY_LEVELS",
     "ClaimRepeats",
     "channel_terms",
     "copy_propensity",
+    "copy_propensity_levels",
     "earlier_shares",
     "first_same",
     "repeat_probability",
     "repeat_weights",
     "report_repeats",
+    "report_shares",
     "start_logodds",
 ]
+
+#: What :func:`copy_propensity_levels` says each propensity came from, by code.
+PROPENSITY_LEVELS = ("default", "kind", "source")
+
+
+def copy_propensity_levels(
+    source_ids: Sequence[str], sources: Sequence[Source], config: Config
+) -> tuple[np.ndarray, np.ndarray]:
+    """Copy propensity of each source and where it came from (the precedence, in one place).
+
+    Its own (``config.source_copy_propensity``: set by the user or calibrated), else its kind's
+    (``config.copy_propensity``), else ``config.default_copy_propensity``. The level codes index
+    :data:`PROPENSITY_LEVELS`: 0 default, 1 kind, 2 source.
+
+    Examples
+    --------
+    >>> from belief.priors.config import Config
+    >>> cfg = Config(copy_propensity={"blog": 0.4}, source_copy_propensity={"b2": 0.9})
+    >>> srcs = (Source("b1", kind="blog"), Source("b2", kind="blog"), Source("w", kind="wire"))
+    >>> pi, level = copy_propensity_levels(["b1", "b2", "w"], srcs, cfg)
+    >>> pi.tolist(), [PROPENSITY_LEVELS[i] for i in level]
+    ([0.4, 0.9, 0.0], ['kind', 'source', 'default'])
+    """
+    kind = {s.source_id: s.kind for s in sources}
+    out = np.full(len(source_ids), float(config.default_copy_propensity))
+    level = np.zeros(len(source_ids), np.int64)
+    for i, sid in enumerate(source_ids):
+        if sid in config.source_copy_propensity:
+            out[i], level[i] = config.source_copy_propensity[sid], 2
+        elif kind.get(sid) in config.copy_propensity:
+            out[i], level[i] = config.copy_propensity[str(kind[sid])], 1
+    return out, level
 
 
 def copy_propensity(
@@ -76,14 +111,7 @@ def copy_propensity(
     >>> copy_propensity(["b1", "b2", "w", "x"], srcs, cfg).tolist()
     [0.4, 0.9, 0.0, 0.0]
     """
-    kind = {s.source_id: s.kind for s in sources}
-    out = np.full(len(source_ids), float(config.default_copy_propensity))
-    for i, sid in enumerate(source_ids):
-        if sid in config.source_copy_propensity:
-            out[i] = config.source_copy_propensity[sid]
-        elif kind.get(sid) in config.copy_propensity:
-            out[i] = config.copy_propensity[str(kind[sid])]
-    return out
+    return copy_propensity_levels(source_ids, sources, config)[0]
 
 
 def earlier_shares(
@@ -452,6 +480,39 @@ class ClaimRepeats:
             rho[i] = state._add(keys[i], int(source[i]), bool(confirm[i]), float(propensity[i]),
                                 float(se[i]), float(nsp[i]), float(llr[i]))  # fmt: skip
         return state, rho
+
+
+def report_shares(
+    arrays: ReportArrays, keep: np.ndarray, rank: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(m, k)`` of each kept report, as the repeat rule counts them (:func:`earlier_shares`).
+
+    ``m``: earlier reports on its claim by other sources, ``k``: how many of them have its
+    stance; "earlier" is the copy order (:func:`belief.core.copies.copy_rank`), and only reports
+    that are not declared copies may be repeats or be repeated (both 0 for a declared copy). The
+    repeat likelihood of a report is ``q = k / m``; with ``m = 0`` it cannot be a repeat.
+    ``keep`` selects the compiled (informative) reports among ``arrays``; ``rank`` is
+    :func:`~belief.core.copies.copy_rank` of ``arrays``, when already computed.
+
+    Examples
+    --------
+    >>> from belief.data.arrays import NO_TIME
+    >>> ra = ReportArrays(["c"], ["a", "b", "z"], np.zeros(3, int), np.array([0, 1, 2]),
+    ...                   np.array([1, 1, -1], np.int8), np.array([-1, -1, 0]),
+    ...                   np.full(3, NO_TIME))
+    >>> [v.tolist() for v in report_shares(ra, np.ones(3, bool))]
+    [[0, 1, 0], [0, 1, 0]]
+    """
+    suspect = arrays.derived[keep] < 0
+    m, k = np.zeros(int(keep.sum()), np.int64), np.zeros(int(keep.sum()), np.int64)
+    if suspect.any():
+        rank = (copy_rank(arrays) if rank is None else rank)[keep]
+        claim, source = arrays.claim[keep], arrays.source[keep]
+        s_idx = np.flatnonzero(suspect)
+        m[s_idx], k[s_idx] = earlier_shares(
+            claim[s_idx], source[s_idx], arrays.stance[keep][s_idx] > 0, rank[s_idx]
+        )
+    return m, k
 
 
 def report_repeats(

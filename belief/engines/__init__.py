@@ -146,6 +146,9 @@ def joint_result(model: Any, config: Config, level: float = 0.9) -> BeliefResult
     method = model.method_
     diagnostics: dict[str, Any] = {"convergence": model.diagnostics_}
     diagnostics["divergences"] = model.diagnostics_.attrs.get("divergences", 0)
+    for key in ("nuts_sampler", "compile_seconds", "sampling_seconds"):  # NUTS fits record them
+        if key in model.idata_.attrs:
+            diagnostics[key] = model.idata_.attrs[key]
     return BeliefResult(
         posterior=table,
         log_odds=pd.Series(logit(p), index=table["claim_id"].tolist(), name="log_odds"),

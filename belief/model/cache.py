@@ -2,11 +2,13 @@
 
 A fit encodes its case, then looks up its *key*: the shapes of the model's data
 (:func:`belief.model.graph.shape_key`: numbers of claims, sources, kinds, signals, reports and
-copies, group widths) and the resolved model configuration. Cases with the same key share one
-``pm.Model`` whose evidence sits in ``pm.Data``; the fit puts its own data in
-(:func:`belief.model.graph.set_data`) and reuses what earlier fits compiled: nutpie's compiled
-model (refilled with ``with_data``), PyMC's NUTS step (its compiled log-density and gradient),
-the initial-point function and the function that computes the deterministics from the draws.
+copies, group widths; not the number of distinct repeat shares of the copy mixture, which
+depends on the stances and sits in a resizable container) and the resolved model configuration.
+Cases with the same key share one ``pm.Model`` whose evidence sits in ``pm.Data``; the fit puts
+its own data in (:func:`belief.model.graph.set_data`) and reuses what earlier fits compiled:
+nutpie's compiled model (refilled with ``with_data``), PyMC's NUTS step (its compiled
+log-density and gradient), the initial-point function and the function that computes the
+deterministics from the draws.
 The cache holds the :data:`MAXSIZE` most recently used keys.
 
 Examples
@@ -71,6 +73,7 @@ class CachedModel:
         self._steps: dict[float, Any] = {}
         self._initial: Any = None
         self._deterministics: Any = None
+        self._core_ndim: list[int] = []
 
     @property
     def has_nutpie(self) -> bool:
@@ -119,20 +122,35 @@ class CachedModel:
         return [self._initial(int(s)) for s in seeds]
 
     def deterministics_function(self) -> tuple[Any, float]:
-        """The compiled function from the free variables (untransformed) to the deterministics,
-        and the seconds spent compiling it now (0 if cached)."""
+        """The compiled function from a batch of draws of the free variables (untransformed,
+        leading dim the draw) to the deterministics, and the seconds spent compiling it now (0 if
+        cached).
+
+        The model's graph, vectorized over the draws and compiled with PyTensor's
+        ``FAST_COMPILE`` mode (no C code, few rewrites): a fraction of a second where compiling
+        the per-draw function to C took seconds (3 to 17 s measured on a loaded machine, the
+        first C compilation of a process loading PyTensor's module cache too), and a few calls
+        in numpy rather than one compiled call per draw (``benchmarks/README.md``, "Joint model
+        speed").
+        """
         if self._deterministics is not None:
             return self._deterministics, 0.0
         import pytensor
-        from pytensor.graph.replace import graph_replace
+        import pytensor.tensor as pt
+        from pytensor.graph.replace import graph_replace, vectorize_graph
 
         start = time.perf_counter()
         model = self.model
-        inputs = [rv.type() for rv in model.free_RVs]
-        outputs = graph_replace(
-            list(model.deterministics), dict(zip(model.free_RVs, inputs, strict=True))
+        core = [rv.type() for rv in model.free_RVs]
+        outputs: list[Any] = graph_replace(
+            list(model.deterministics), dict(zip(model.free_RVs, core, strict=True))
         )
-        self._deterministics = pytensor.function(inputs, outputs, on_unused_input="ignore")
+        batch = [pt.tensor(dtype=x.dtype, shape=(None, *x.type.shape)) for x in core]
+        batched = vectorize_graph(outputs, dict(zip(core, batch, strict=True)))
+        self._deterministics = pytensor.function(
+            batch, batched, on_unused_input="ignore", mode="FAST_COMPILE"
+        )
+        self._core_ndim = [o.ndim for o in outputs]
         return self._deterministics, time.perf_counter() - start
 
     def deterministics(self, draws: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -151,13 +169,23 @@ class CachedModel:
         fn, _ = self.deterministics_function()
         names = [d.name for d in self.model.deterministics]
         lead = next(iter(draws.values())).shape[:2] if draws else (1, 1)
-        out: dict[str, list] = {n: [] for n in names}
-        for c in range(lead[0]):
-            for d in range(lead[1]):
-                values = fn(*(draws[n][c, d] for n in self.free_names))
-                for n, value in zip(names, values, strict=True):
-                    out[n].append(value)
-        return {n: np.reshape(np.array(v), lead + np.shape(v[0])) for n, v in out.items()}
+        n = int(np.prod(lead))
+        flat = [np.reshape(draws[k], (n, *np.shape(draws[k])[2:])) for k in self.free_names]
+        # draws per call: intermediate arrays of (draws x reports) stay near 32 MB
+        width = max((np.size(d.get_value()) for d in self.model.data_vars), default=1)
+        step = max(1, min(n, 4_000_000 // max(width, 1)))
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        for lo in range(0, n, step):
+            values = fn(*(x[lo : lo + step] for x in flat))
+            for j, (value, ndim) in enumerate(zip(values, self._core_ndim, strict=True)):
+                value = np.asarray(value)
+                if value.ndim == ndim:  # a constant: the same for every draw
+                    value = np.broadcast_to(value, (min(step, n - lo), *value.shape))
+                parts[j].append(value)
+        return {
+            name: np.concatenate(p).reshape(lead + p[0].shape[1:])
+            for name, p in zip(names, parts, strict=True)
+        }
 
 
 _CACHE: OrderedDict[Any, CachedModel] = OrderedDict()

@@ -43,6 +43,16 @@ DEFAULT_MODEL_CONFIG: dict[str, Any] = {
     # the side of chance its prior centre is on: rules out the mirror solution of a case without
     # truths (label switching). False leaves it free (the model before this constraint).
     "constrain_skill": True,
+    # copy propensities of unattributed repeats (circular reporting, belief.core.repeats):
+    # "learn" learns every source's propensity that the config does not fix (a source's own
+    # source_copy_propensity, set by the user or by calibrated priors, and kinds whose
+    # copy_propensity is 0 keep theirs); "fixed" uses the config's propensities as they are
+    # (default 0: uncited repeats count in full)
+    "copy_propensity": "learn",
+    # prior of the learned propensities: logit pi_s ~ Normal(mu_kind, source_sd) and
+    # mu_kind ~ Normal(logit(centre), kind_sd), centre = the config's copy_propensity[kind],
+    # else its default_copy_propensity, else (both 0) "mean"
+    "copy_prior": {"mean": 0.05, "kind_sd": 1.5, "source_sd": 1.0},
 }
 
 #: Default sampler configuration.
@@ -110,6 +120,23 @@ def resolve_config(config: Mapping[str, Any], exact: Config) -> dict[str, Any]:
             f"model_config constrain_skill: expected True or False but got "
             f"{config['constrain_skill']!r}"
         )
+    if config["copy_propensity"] not in ("learn", "fixed"):
+        raise ValidationError(
+            "model_config copy_propensity: expected 'learn' or 'fixed' but got "
+            f"{config['copy_propensity']!r}"
+        )
+    prior = DEFAULT_MODEL_CONFIG["copy_prior"] | dict(config["copy_prior"])
+    check_keys(prior, DEFAULT_MODEL_CONFIG["copy_prior"], "model_config copy_prior")
+    if not 0.0 < float(prior["mean"]) < 1.0:
+        raise ValidationError(
+            f"model_config copy_prior mean: expected a number in (0, 1) but got {prior['mean']}"
+        )
+    for key in ("kind_sd", "source_sd"):
+        if not float(prior[key]) > 0:
+            raise ValidationError(
+                f"model_config copy_prior {key}: expected a number > 0 but got {prior[key]}"
+            )
+    out["copy_prior"] = {k: float(v) for k, v in prior.items()}
     if not float(config["signal_effect_sd"]) >= 0:
         raise ValidationError(
             "model_config signal_effect_sd: expected a number >= 0 but got "
@@ -136,4 +163,11 @@ def prepare(
     learned_copies = isinstance(resolved["copy_weight"], dict)
     if not learned_copies:
         exact = dataclasses.replace(exact, copy_weight=resolved["copy_weight"])
-    return encode_case(case, exact, keep_copies=learned_copies), resolved
+    data = encode_case(
+        case,
+        exact,
+        keep_copies=learned_copies,
+        copy_propensity=resolved["copy_propensity"],
+        copy_mean=resolved["copy_prior"]["mean"],
+    )
+    return data, resolved

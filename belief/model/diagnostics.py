@@ -9,12 +9,12 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
-import arviz as az
 import numpy as np
 import pandas as pd
 from scipy.special import expit
 
 from belief.exceptions import ConvergenceWarning, ValidationError
+from belief.model.convergence import summary
 
 _PPC_COLUMNS = [
     "group",
@@ -28,21 +28,20 @@ _PPC_COLUMNS = [
 ]
 
 
-def _flat(ds, name: str) -> list[tuple[str, float]]:
-    """Flatten one variable of a diagnostics Dataset to ``(label, value)`` pairs."""
-    da = ds[name]
-    if da.ndim == 0:
-        return [(name, float(da))]
-    stacked = da.stack(_i=da.dims)
-    labels = [
-        f"{name}[{', '.join(map(str, idx if isinstance(idx, tuple) else (idx,)))}]"
-        for idx in stacked["_i"].values
-    ]
-    return list(zip(labels, map(float, stacked.values), strict=True))
+def _labels(da) -> list[str]:
+    """``name[i, j]`` per element of one variable (its dims other than chain and draw)."""
+    dims = [d for d in da.dims if d not in ("chain", "draw")]
+    if not dims:
+        return [str(da.name)]
+    index = pd.MultiIndex.from_product([da[d].values for d in dims])
+    return [f"{da.name}[{', '.join(map(str, idx))}]" for idx in index]
 
 
 def convergence_table(idata, var_names: Sequence[str]) -> pd.DataFrame:
     """R-hat, bulk and tail ESS of every element of ``var_names``.
+
+    Rank-normalized split R-hat and bulk / tail ESS as ArviZ computes them, for all the
+    elements at once (:mod:`belief.model.convergence`).
 
     Parameters
     ----------
@@ -63,20 +62,21 @@ def convergence_table(idata, var_names: Sequence[str]) -> pd.DataFrame:
     >>> convergence_table(idata, ["a"]).columns.tolist()
     ['param', 'rhat', 'ess_bulk', 'ess_tail']
     """
-    post = idata.posterior[list(var_names)]
-    n_chains = post.sizes["chain"]
+    post = idata.posterior
+    labels: list[str] = []
+    blocks = []
+    for name in var_names:
+        da = post[name].transpose("chain", "draw", ...)
+        labels += _labels(da)
+        blocks.append(da.values.reshape(da.sizes["chain"], da.sizes["draw"], -1))
+    x = np.concatenate(blocks, axis=2).astype(float)
+    n_chains = x.shape[0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        rhat = az.rhat(post) if n_chains > 1 else None
-        bulk = az.ess(post, method="bulk")
-        tail = az.ess(post, method="tail")
-    rows = []
-    for name in var_names:
-        ess_b, ess_t = _flat(bulk, name), _flat(tail, name)
-        rh = _flat(rhat, name) if rhat is not None else [(p, np.nan) for p, _ in ess_b]
-        for (p, r), (_, b), (_, t) in zip(rh, ess_b, ess_t, strict=True):
-            rows.append((p, r, b, t))
-    return pd.DataFrame(rows, columns=["param", "rhat", "ess_bulk", "ess_tail"])
+        rhat, bulk, tail = summary(x)
+        if n_chains < 2:
+            rhat = np.full(x.shape[2], np.nan)
+    return pd.DataFrame({"param": labels, "rhat": rhat, "ess_bulk": bulk, "ess_tail": tail})
 
 
 def check_convergence(

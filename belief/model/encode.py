@@ -16,6 +16,7 @@ import numpy as np
 from scipy.special import digamma, logit, polygamma
 
 from belief.core.compiler import compile_case, has_own_prior, signal_logodds, source_prior
+from belief.core.repeats import copy_propensity_levels
 from belief.data.types import Case, Source
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, resolve_source_prior
@@ -31,6 +32,11 @@ class ModelData:
 
     ``group_index`` is a (groups x max size) matrix of claim positions padded with
     ``n_claims``; the ``r_*`` arrays describe the informative reports that carry weight.
+    Unattributed repeats (:mod:`belief.core.repeats`): ``r_earlier`` and ``r_same`` are each
+    report's ``m`` and ``k`` (earlier reports on its claim by other sources, and how many of
+    them share its stance); per source, ``copy_learned`` says whether its copy propensity is
+    learned and ``copy_value`` gives it where it is fixed; per kind, ``copy_centre`` is the
+    prior centre of the learned propensities.
     """
 
     claim_ids: tuple[str, ...]
@@ -61,6 +67,18 @@ class ModelData:
     n_independent: np.ndarray
     base_rate: float
     copy_weight: float
+    r_earlier: np.ndarray
+    r_same: np.ndarray
+    copy_learned: np.ndarray
+    copy_value: np.ndarray
+    copy_centre: np.ndarray
+
+    @property
+    def r_mixture(self) -> np.ndarray:
+        """The reports that may be unattributed repeats: earlier reports on their claim by
+        other sources, and a source whose propensity is learned or fixed above 0."""
+        src = self.r_source
+        return (self.r_earlier > 0) & (self.copy_learned[src] | (self.copy_value[src] > 0))
 
     @property
     def coords(self) -> dict[str, list[str]]:
@@ -147,7 +165,34 @@ def _signal_arrays(case: Case, config: Config, index: Mapping[str, int]):
     )
 
 
-def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
+def _copy_arrays(
+    case: Case, source_ids: list[str], kinds: list[str], config: Config, mode: str, mean: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per source: learned or not, and the configured value; per kind: the prior centre.
+
+    ``mode`` "learn": learned unless the config fixes it (the source's own
+    ``source_copy_propensity``, or its kind's ``copy_propensity`` set to 0); "fixed": as
+    configured. A kind's centre is its configured propensity, else the configured default,
+    else ``mean`` (when those are 0).
+    """
+    value, level = copy_propensity_levels(source_ids, case.sources, config)
+    if mode == "learn":
+        learned = (level == 0) | ((level == 1) & (value > 0))
+    else:
+        learned = np.zeros(len(source_ids), dtype=bool)
+    default = float(config.default_copy_propensity) or mean
+    centre = np.array([float(config.copy_propensity.get(k, 0.0)) or default for k in kinds])
+    return learned, value, centre
+
+
+def encode_case(
+    case: Case,
+    config: Config,
+    *,
+    keep_copies: bool,
+    copy_propensity: str = "fixed",
+    copy_mean: float = 0.05,
+) -> ModelData:
     """Encode ``case`` for :func:`build_model`.
 
     Parameters
@@ -159,6 +204,10 @@ def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
     keep_copies : bool
         Keep copy reports (weight ``copy_weight``, fixed or learned) even when the configured
         weight is 0; otherwise zero-weight copies are dropped.
+    copy_propensity : {"fixed", "learn"}
+        Whether the copy propensities the config does not fix are learned (model_config
+        ``copy_propensity``), and ``copy_mean`` the prior centre of those whose kind and
+        default are 0.
 
     Returns
     -------
@@ -174,13 +223,18 @@ def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
     """
     index = {c: i for i, c in enumerate(case.claim_ids)}
     smap = case.source_map()
-    ev = compile_case(case, config, keep_copies=keep_copies)  # the one compiler's reports
+    # the one compiler's reports, with the repeat rule's shares
+    ev = compile_case(case, config, keep_copies=keep_copies, repeat_shares=True)
+    assert ev.r_earlier is not None and ev.r_same is not None
     assert ev.channel_source is not None and ev.r_align is not None and ev.r_copy is not None
     source_ids = sorted(smap)
     sindex = {s: i for i, s in enumerate(source_ids)}
     source_kind = tuple(smap[s].kind or NO_KIND for s in source_ids)
     kinds = sorted(set(source_kind))
     own, own_m, own_sd, kind_m = _source_arrays(case, source_ids, kinds, config)
+    copy_learned, copy_value, copy_centre = _copy_arrays(
+        case, source_ids, kinds, config, copy_propensity, copy_mean
+    )
     lo_shift, sig_kinds, sig_claim, sig_kind, sig_dir, sig_center = _signal_arrays(
         case, config, index
     )
@@ -217,4 +271,9 @@ def encode_case(case: Case, config: Config, *, keep_copies: bool) -> ModelData:
         n_independent=ev.n_independent.astype(np.int64),
         base_rate=0.5 if config.base_rate is None else float(config.base_rate),
         copy_weight=float(config.copy_weight),
+        r_earlier=ev.r_earlier.astype(np.int64),
+        r_same=ev.r_same.astype(np.int64),
+        copy_learned=copy_learned,
+        copy_value=copy_value,
+        copy_centre=copy_centre,
     )

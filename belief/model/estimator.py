@@ -2,8 +2,10 @@
 
 :class:`ClaimBeliefModel` learns every source's sensitivity and specificity from the evidence
 itself (partially pooled within ``kind``, with the case's Admiralty grades and explicit values as
-informative priors), a side-alignment effect, one effect per signal kind, the base rate and,
-optionally, how much a copy adds. The truth of each claim is marginalized exactly (jointly
+informative priors), a side-alignment effect, one effect per signal kind, the base rate, every
+source's copy propensity (how often it repeats an earlier report without saying so; pooled
+within ``kind``; ``model_config["copy_propensity"]``) and, optionally, how much a declared copy
+adds. The truth of each claim is marginalized exactly (jointly
 within a group of competing claims), so NUTS can sample the model; P(true) is computed from the
 marginal terms for every posterior draw. The model itself is documented in
 :mod:`belief.model.graph`, its configuration in :mod:`belief.model.config` (re-exported here).
@@ -88,9 +90,14 @@ class ClaimBeliefModel:
         The model that was fitted. Fits of cases of the same shape share it
         (:mod:`belief.model.cache`): its ``pm.Data`` hold the data of the latest such fit.
     reliability_ : pandas.DataFrame
-        Per source: posterior mean and 90% interval of sensitivity and specificity.
+        Per source: posterior mean and 90% interval of sensitivity and specificity and, when
+        some report may be an unattributed repeat, of the copy propensity
+        (``copy_propensity``, ``copy_propensity_low``, ``copy_propensity_high``;
+        ``copy_learned`` is False where the config fixes it).
     effects_ : pandas.DataFrame
-        Posterior mean and 90% interval of base rate, alignment, signal effects, copy weight.
+        Posterior mean and 90% interval of base rate, alignment, signal effects, copy weight
+        and, per kind with learned propensities, ``copy_propensity[kind]`` (its typical
+        source's).
     diagnostics_ : pandas.DataFrame
         R-hat and ESS per checked parameter (empty unless ``method="mcmc"``);
         ``diagnostics_.attrs["divergences"]`` and ``attrs["mirrored_chains"]`` (chains in the

@@ -47,6 +47,26 @@ An informative report of source :math:`s` on claim :math:`c` with side alignment
 :math:`P(\text{deny} \mid T=0) = \sigma(\lambda^{spec}_s - a\,al)`; its log-likelihood enters with
 weight 1 (originals, and the stand-in copy of a silent original) or the copy weight.
 
+Unattributed repeats (circular reporting, :mod:`belief.core.repeats`). A report of source
+:math:`s` with :math:`m > 0` earlier reports on its claim by other sources, :math:`k` of them
+with its stance (:func:`belief.core.repeats.report_shares`: the compiler's order and rules; a
+declared copy is never one), has the mixture likelihood
+
+.. math::
+
+    P(x \mid T) = \pi_s \frac{k}{m} + (1 - \pi_s)\, P_{\text{indep}}(x \mid T),
+
+a repeat of one of the earlier stances (no evidence about :math:`T`) with the source's *copy
+propensity* :math:`\pi_s`, independent evidence otherwise; its log enters :math:`L^t_c` like any
+report's. With ``model_config["copy_propensity"] = "learn"`` (the default),
+:math:`\operatorname{logit} \pi_s = \nu_k + \text{source\_sd}\, z^\pi_s`,
+:math:`z^\pi_s \sim \mathcal N(0, 1)`, :math:`\nu_k \sim \mathcal N(\operatorname{logit}
+\bar\pi_k, \text{kind\_sd})` (``copy_prior``), :math:`\bar\pi_k` the config's
+``copy_propensity[kind]``, else its ``default_copy_propensity``, else ``copy_prior["mean"]``;
+a source with its own ``source_copy_propensity`` (the user's or calibrated) and a kind whose
+configured propensity is 0 keep the configured value, as every source does with ``"fixed"``.
+The mixture is evaluated once per distinct (cell, :math:`k/m`), not per report.
+
 Truth is marginalized: with :math:`L^t_c` the summed log-likelihoods under :math:`T_c = t` and
 :math:`D_c = \ell_c + L^1_c - L^0_c`, a group :math:`G` (an ungrouped claim is a group of one;
 at most one member true, :math:`P(T) \propto \prod_c e^{\ell_c T_c}`) contributes
@@ -89,7 +109,11 @@ __all__ = [
 
 _ALIGN = np.array([-1.0, 0.0, 1.0])  # the alignment of the three cells of a source
 _INTS = {"group_gather", "claim_group", "rel_kind", "sig_claim", "sig_kind"}
-_INTS |= {"o_claim", "o_cell", "c_claim", "c_cell"}
+_INTS |= {"o_claim", "o_cell", "c_claim", "c_cell", "m_claim", "m_unit"}
+#: the per-unit arrays of the repeat mixture: their length depends on the stances (the distinct
+#: shares), so they sit in their own resizable container, ``unit_data`` (columns in this order)
+_UNITS = ("u_cell", "u_logq", "u_count")
+_NO_SHARE = -1000.0  #: log q of a repeat mixture with no earlier report of the same stance
 
 
 def data_values(data: ModelData) -> dict[str, np.ndarray]:
@@ -102,9 +126,18 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
     per kind the prior centres ``skill_centre`` and ``bias_centre``. Reports, originals
     (``o_*``) and copies (``c_*``) apart: ``*_claim`` and ``*_cell`` (cell = 3 x source +
     alignment + 1, plus 3 x sources for a confirm) and the number of reports per cell,
-    ``*_count``. Signal arrays are absent without a learned signal, copy arrays without copies.
-    The model holds them packed in two ``pm.Data`` containers, ``int_data`` and ``float_data``
-    (nutpie's compile time grows with every container).
+    ``*_count``. Reports that may be unattributed repeats (:attr:`ModelData.r_mixture`) are
+    apart from the originals: ``m_claim`` and ``m_unit`` per report, and per *unit* (distinct
+    cell and repeat share ``q``) ``u_cell``, ``u_logq`` and ``u_count``; per
+    source ``copy_value``, ``copy_logp`` and ``copy_log1mp`` (the fixed propensity, its log
+    and the log of its complement) and, when some are learned, ``copy_learn`` and per kind
+    ``copy_centre`` (logit).
+    Signal arrays are absent without a learned signal, copy arrays without copies, repeat
+    arrays without possible repeats.
+    The model holds them packed in two ``pm.Data`` containers of fixed shape, ``int_data`` and
+    ``float_data`` (nutpie's compile time grows with every container), and the per-unit arrays
+    in a third, ``unit_data``, whose length may change between fits of one :func:`shape_key`
+    (it depends on the stances).
 
     Examples
     --------
@@ -137,27 +170,67 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
     if data.sig_claim.size:
         values |= {"sig_claim": data.sig_claim, "sig_kind": data.sig_kind}
         values |= {"sig_dir": data.sig_dir, "sig_center": data.sig_center}
-    for prefix, mask in (("o", ~data.r_copy), ("c", data.r_copy)):
+    mixture = data.r_mixture & ~data.r_copy
+    for prefix, mask in (("o", ~data.r_copy & ~mixture), ("c", data.r_copy)):
         if prefix == "o" or mask.any():
             values[f"{prefix}_claim"] = data.r_claim[mask]
             values[f"{prefix}_cell"] = cell[mask]
             values[f"{prefix}_count"] = np.bincount(cell[mask], minlength=2 * n_cells)
+    if mixture.any():
+        values |= _repeat_values(data, cell, mixture)
     return {k: np.asarray(v, dtype=np.int64 if k in _INTS else float) for k, v in values.items()}
 
 
+def _repeat_values(data: ModelData, cell: np.ndarray, mixture: np.ndarray) -> dict[str, Any]:
+    """The arrays of the repeat mixture (:func:`data_values`)."""
+    m, k = data.r_earlier[mixture], data.r_same[mixture]
+    q = k / m
+    units, unit = np.unique(np.column_stack([cell[mixture], q]), axis=0, return_inverse=True)
+    u_cell = units[:, 0].astype(np.int64)
+    fixed = np.clip(data.copy_value, 1e-300, 1.0)
+    values = {
+        "m_claim": data.r_claim[mixture],
+        "m_unit": unit.reshape(-1),
+        "u_cell": u_cell,
+        "u_logq": np.log(np.where(units[:, 1] > 0, units[:, 1], 1.0))
+        + np.where(units[:, 1] > 0, 0.0, _NO_SHARE),
+        "u_count": np.bincount(unit.reshape(-1), minlength=len(units)),
+        "copy_value": data.copy_value,
+        "copy_logp": np.log(fixed),
+        "copy_log1mp": np.log1p(-np.minimum(data.copy_value, 1.0 - 1e-16)),
+    }
+    if data.copy_learned.any():
+        values["copy_learn"] = data.copy_learned
+        values["copy_centre"] = np.log(data.copy_centre) - np.log1p(-data.copy_centre)
+    return values
+
+
 def _pack(values: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Concatenate the arrays of :func:`data_values` into ``int_data`` and ``float_data``."""
+    """Concatenate the arrays of :func:`data_values` into ``int_data`` and ``float_data``, and
+    stack the per-unit ones as the columns of ``unit_data`` (when the case has any)."""
     out = {}
     for name, ints in (("int_data", True), ("float_data", False)):
-        parts = [v.ravel() for k, v in sorted(values.items()) if (k in _INTS) == ints]
+        parts = [
+            v.ravel() for k, v in sorted(values.items()) if (k in _INTS) == ints and k not in _UNITS
+        ]
         out[name] = np.concatenate(parts) if parts else np.zeros(0, np.int64 if ints else float)
+    if _UNITS[0] in values:
+        out["unit_data"] = np.column_stack([values[k].astype(float) for k in _UNITS])
     return out
 
 
 def _unpack(packed: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """Tensors sliced out of the packed containers, in the shapes of ``values``."""
-    out, offset = {}, {"int_data": 0, "float_data": 0}
+    """Tensors sliced out of the packed containers, in the shapes of ``values`` (the per-unit
+    arrays in the length of the data the model holds)."""
+    out: dict[str, Any] = {}
+    if "unit_data" in packed:
+        for j, k in enumerate(_UNITS):
+            out[k] = packed["unit_data"][:, j]
+        out["u_cell"] = pt.cast(out["u_cell"], "int64")  # exact: cells are small integers
+    offset = {"int_data": 0, "float_data": 0}
     for k, v in sorted(values.items()):
+        if k in _UNITS:
+            continue
         name = "int_data" if k in _INTS else "float_data"
         start = offset[name]
         offset[name] += v.size
@@ -168,7 +241,9 @@ def _unpack(packed: Mapping[str, Any], values: Mapping[str, np.ndarray]) -> dict
 
 def shape_key(data: ModelData) -> tuple:
     """What a built model depends on besides the values of its data: the names and shapes of
-    :func:`data_values` and the sizes of the coordinates. Cases with equal keys share a model.
+    :func:`data_values` (not the number of units of the repeat mixture, which the model's
+    resizable ``unit_data`` takes as it comes) and the sizes of the coordinates. Cases with
+    equal keys share a model.
 
     Examples
     --------
@@ -180,7 +255,9 @@ def shape_key(data: ModelData) -> tuple:
     >>> key("confirm") == key("deny")
     True
     """
-    arrays = tuple((k, v.shape) for k, v in sorted(data_values(data).items()))
+    arrays = tuple(
+        (k, None if k in _UNITS else v.shape) for k, v in sorted(data_values(data).items())
+    )
     return arrays + tuple((k, len(v)) for k, v in data.coords.items())
 
 
@@ -263,6 +340,39 @@ def _group_logsumexp(x, v: Mapping[str, Any]):
     return shift + pt.log(pt.exp(-shift) + pt.sum(pt.exp(values - shift[..., None]), axis=-1))
 
 
+def _logaddexp(a, b):
+    """``log(exp(a) + exp(b))``, stable (pytensor's ``logaddexp`` is the naive formula)."""
+    return pt.maximum(a, b) + pt.log1p(pt.exp(-pt.abs(a - b)))
+
+
+def _copy_propensity(v: Mapping[str, Any], config: Mapping[str, Any], n_sources: int):
+    """log pi and log(1 - pi) per source: learned (pooled by kind) or fixed by the config."""
+    log_pi, log1m_pi, pi = v["copy_logp"], v["copy_log1mp"], v["copy_value"]
+    if "copy_learn" in v:
+        prior = config["copy_prior"]
+        mu = pm.Normal("copy_kind_logit", mu=v["copy_centre"], sigma=prior["kind_sd"], dims="kind")
+        z = pm.Normal("copy_z", 0.0, 1.0, dims="source")
+        lg = mu[v["rel_kind"][:n_sources]] + prior["source_sd"] * z
+        learn = v["copy_learn"] > 0.5
+        log_pi = pt.where(learn, -pt.softplus(-lg), log_pi)
+        log1m_pi = pt.where(learn, -pt.softplus(lg), log1m_pi)
+        pi = pt.where(learn, pt.sigmoid(lg), pi)
+        pm.Deterministic("copy_propensity_kind", pt.sigmoid(mu), dims="kind")
+    pm.Deterministic("copy_propensity", pi, dims="source")
+    return log_pi, log1m_pi
+
+
+def _repeat_terms(v: Mapping[str, Any], config: Mapping[str, Any], table0, ratio, n_sources):
+    """Per unit of the repeat mixture: ``log(pi q + (1 - pi) P(x | T))`` for T = 0, 1."""
+    log_pi, log1m_pi = _copy_propensity(v, config, n_sources)
+    cell = v["u_cell"]
+    # the source of each cell (3 alignments per source, deny then confirm cells)
+    src = pt.as_tensor(np.tile(np.repeat(np.arange(n_sources), 3), 2))[cell]
+    repeat = log_pi[src] + v["u_logq"]
+    indep0 = log1m_pi[src] + table0[cell]
+    return _logaddexp(repeat, indep0), _logaddexp(repeat, indep0 + ratio[cell])
+
+
 def _cell_tables(lam, align, n_sources: int):
     """Per cell (:func:`data_values`): log P(stance | T=0) and the log-likelihood ratio T=1:T=0."""
     sign = np.repeat([1.0, -1.0], n_sources)
@@ -293,9 +403,12 @@ def build_model(data: ModelData, config: Mapping[str, Any]):
     pymc.Model
         Free variables ``base_rate``, ``kind_skill``, ``kind_bias``, ``sigma`` (dims ``rate``,
         ``kind``), ``z`` (``rate``, ``source``), ``alignment``, ``signal_effect``,
-        ``copy_weight`` (those not fixed); the evidence as the potential ``evidence``;
-        deterministics ``mu_*`` and ``sigma_*`` (per kind), ``logit_*`` and ``sensitivity`` /
-        ``specificity`` (per source), and ``p_true``.
+        ``copy_weight`` (those not fixed), ``copy_kind_logit`` (``kind``) and ``copy_z``
+        (``source``) when copy propensities are learned; the evidence as the potential
+        ``evidence``; deterministics ``mu_*`` and ``sigma_*`` (per kind), ``logit_*`` and
+        ``sensitivity`` / ``specificity`` (per source), ``copy_propensity`` (per source, when
+        some report may be a repeat) and ``copy_propensity_kind`` (per kind, when learned), and
+        ``p_true``.
 
     Examples
     --------
@@ -311,8 +424,11 @@ def build_model(data: ModelData, config: Mapping[str, Any]):
     coords = data.coords | {"rate": ["sensitivity", "specificity"]}
     with pm.Model(coords=coords) as model:
         # static shapes: fewer shape checks in the compiled graph (a cached model is only
-        # refilled with data of its shape_key)
-        packed = {k: pm.Data(k, x, shape=x.shape) for k, x in _pack(values).items()}
+        # refilled with data of its shape_key); unit_data's length follows the stances
+        packed = {
+            k: pm.Data(k, x) if k == "unit_data" else pm.Data(k, x, shape=x.shape)
+            for k, x in _pack(values).items()
+        }
         v = _unpack(packed, values)
         lo = _prior_logodds(v, config)
         lam = _reliability(v, config, n_kinds)
@@ -325,6 +441,10 @@ def build_model(data: ModelData, config: Mapping[str, Any]):
         if "c_cell" in v:
             ll0 = ll0 + weight_copy * pt.dot(v["c_count"], table0)
             d = pt.inc_subtensor(d[v["c_claim"]], weight_copy * ratio[v["c_cell"]])
+        if "u_cell" in v:  # possible unattributed repeats: the mixture, per unit
+            mix0, mix1 = _repeat_terms(v, config, table0, ratio, n_sources)
+            ll0 = ll0 + pt.dot(v["u_count"], mix0)
+            d = pt.inc_subtensor(d[v["m_claim"]], (mix1 - mix0)[v["m_unit"]])
         lse = _group_logsumexp(pt.concatenate([d, lo]), v)
         pm.Potential("evidence", ll0 + lse[0].sum() - lse[1].sum())
         pm.Deterministic("p_true", pt.exp(d - lse[0][v["claim_group"]]), dims="claim")

@@ -112,6 +112,9 @@ def constant_data(data: ModelData) -> xr.Dataset:
             "r_confirm": (report, data.r_confirm),
             "r_align": (report, data.r_align),
             "r_copy": (report, data.r_copy.astype(np.int8)),
+            "r_earlier": (report, data.r_earlier),
+            "r_same": (report, data.r_same),
+            "copy_learned": (("source",), data.copy_learned.astype(np.int8)),
             "source_kind": (("source",), np.array(data.source_kind, dtype=str)),
             "source_side": (("source",), np.array(data.source_side, dtype=str)),
             "group_index": (("group", "member"), data.group_index),
@@ -131,7 +134,9 @@ def interval_summary(da: xr.DataArray, prob: float = INTERVAL):
 
 
 def reliability_table(idata) -> pd.DataFrame:
-    """Per source: kind, side, reports, mean and interval of sensitivity and specificity."""
+    """Per source: kind, side, reports, mean and interval of sensitivity and specificity and,
+    when the model has unattributed repeats, of the copy propensity (``copy_learned``: learned,
+    or fixed by the config)."""
     post, cd = idata.posterior, idata.constant_data
     out = pd.DataFrame(
         {
@@ -143,14 +148,20 @@ def reliability_table(idata) -> pd.DataFrame:
             ),
         }
     )
-    for name in ("sensitivity", "specificity"):
-        out[name], out[f"{name}_low"], out[f"{name}_high"] = interval_summary(post[name])
+    for name in ("sensitivity", "specificity", "copy_propensity"):
+        if name in post:
+            out[name], out[f"{name}_low"], out[f"{name}_high"] = interval_summary(post[name])
+    if "copy_propensity" in post and "copy_learned" in cd:
+        out["copy_learned"] = cd["copy_learned"].values.astype(bool)
     return out
 
 
 def effects_table(idata) -> pd.DataFrame:
-    """Mean and interval of base rate, alignment, copy weight, signal and kind effects."""
+    """Mean and interval of base rate, alignment, copy weight, signal and kind effects, and
+    ``copy_propensity[kind]`` (the copy propensity of a kind's typical source, ``expit`` of its
+    mean logit) for the kinds with a learned propensity."""
     post = idata.posterior
+    cd = getattr(idata, "constant_data", None)
     rows: list[tuple[Any, ...]] = []
     for name in (
         "base_rate",
@@ -161,10 +172,19 @@ def effects_table(idata) -> pd.DataFrame:
         "mu_specificity",
         "sigma_sensitivity",
         "sigma_specificity",
+        "copy_propensity_kind",
     ):
         if name not in post:
             continue
         da = post[name]
+        if name == "copy_propensity_kind":  # only the kinds with a learned propensity
+            if cd is None or "copy_learned" not in cd:
+                continue
+            learned = cd["source_kind"].values[cd["copy_learned"].values > 0]
+            da = da.sel(kind=[k for k in da["kind"].values if k in set(learned)])
+            if not da.sizes["kind"]:
+                continue
+            name = "copy_propensity"
         mean, low, high = interval_summary(da)
         labels = [name] if da.ndim == 2 else [f"{name}[{c}]" for c in da[da.dims[-1]].values]
         rows += zip(labels, np.atleast_1d(mean), np.atleast_1d(low), np.atleast_1d(high))

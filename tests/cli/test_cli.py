@@ -340,7 +340,7 @@ def test_dask_backend_requires_fast_method(tmp_path, khasham_path, capsys):
     assert not out.exists()
 
 
-def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasham_path):
+def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasham_path, capsys):
     pytest.importorskip("pymc")
     tables = write_tables(read_case(khasham_path), tmp_path)
     args = [f"--{t}={p}" for t, p in tables.items()]
@@ -348,10 +348,26 @@ def test_infer_with_the_joint_model_writes_the_contract_columns(tmp_path, khasha
     code = main(["infer", *args, "--method", "map", "--seed", "3", "--save-model", str(saved),
                  "--out", str(out)])  # fmt: skip
     assert code == 0 and saved.exists()
+    printed = capsys.readouterr().out
+    assert "copy propensity (unattributed repeats" in printed  # learned by the joint model
     post = pd.read_csv(out)
     assert list(post.columns) == list(POSTERIOR_COLUMNS)
     assert post.notna().all().all() and post.p_true.between(0, 1).all()
     assert (post.p_low <= post.p_true + 1e-12).all() and (post.p_true <= post.p_high + 1e-12).all()
+
+
+def test_infer_with_nuts_says_where_the_time_went(tmp_path, khasham_path, capsys):
+    pytest.importorskip("pymc")
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    out = tmp_path / "post.csv"
+    nuts = ["--chains", "2", "--draws", "50", "--tune", "50", "--nuts-sampler", "pymc"]
+    code = main(["infer", *args, "--method", "mcmc", "--seed", "3", *nuts, "--out", str(out)])
+    assert code == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("NUTS ("))
+    assert line.startswith("NUTS (pymc): compiled in ") and line.endswith(" s")
+    post = pd.read_csv(out)
+    assert list(post.columns) == list(POSTERIOR_COLUMNS) and post.p_true.between(0, 1).all()
 
 
 def test_infer_config_file_gives_the_case_file_answer(tmp_path, khasham_path):

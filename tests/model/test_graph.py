@@ -4,6 +4,9 @@ The reference below re-derives everything from the :class:`~belief.data.types.Ca
 and brute-force enumeration of every joint truth state (no log-sum-exp tricks, no shared code
 with :mod:`belief.model.graph` beyond :func:`belief.priors.reliability.resolve_source_prior`,
 which defines the priors), then compares the log density and P(true) at random parameter values.
+Unattributed repeats: each report's earlier reports by other sources are counted by a plain loop
+over the reports sorted by time then source id, and its likelihood is the mixture
+``pi q + (1 - pi) P(x | T)`` in every enumerated truth state.
 """
 
 from __future__ import annotations
@@ -35,9 +38,62 @@ def case():
 
 
 # -- the independent reference ------------------------------------------------------------------
+def earlier(case):
+    """Per report (by identity): (m, k), its earlier informative original reports on its claim
+    by other sources and those with its stance (time order, no times first, then source id)."""
+
+    def key(r):
+        return (r.time is not None, r.time or 0, r.source_id)
+
+    out = {}
+    for r in case.reports:
+        if r.stance == "neutral" or r.derived_from is not None:
+            continue
+        before = [
+            o
+            for o in case.reports
+            if o.claim_id == r.claim_id
+            and o.stance != "neutral"
+            and o.derived_from is None
+            and o.source_id != r.source_id
+            and key(o) < key(r)
+        ]
+        out[id(r)] = (len(before), sum(o.stance == r.stance for o in before))
+    return out  # fmt: skip
+
+
+def propensities(case, values, cfg):
+    """Copy propensity per source id, and its prior log density, by the documented rules."""
+    conf = case.config
+    own, kinds = conf.get("source_copy_propensity", {}), conf.get("copy_propensity", {})
+    default = conf.get("default_copy_propensity", 0.0)
+    learn = cfg["copy_propensity"] == "learn"
+    prior, logp, pi = cfg["copy_prior"], 0.0, {}
+    if "copy_z" in values:
+        for k, kind in enumerate(values["kind_coords"]):
+            centre = kinds.get(kind, 0.0) or default or prior["mean"]
+            logp += stats.norm.logpdf(values["copy_kind_logit"][k], logit(centre),
+                                      prior["kind_sd"])  # fmt: skip
+        logp += stats.norm.logpdf(values["copy_z"]).sum()
+    for i, sid in enumerate(values["source_coords"]):
+        kind = case.source_map()[sid].kind or "unknown"
+        if sid in own:
+            pi[sid] = own[sid]
+        elif kind in kinds and (not learn or kinds[kind] == 0):
+            pi[sid] = kinds[kind]
+        elif not learn:
+            pi[sid] = default
+        else:
+            k = values["kind_coords"].index(kind)
+            z = values["copy_kind_logit"][k] + prior["source_sd"] * values["copy_z"][i]
+            pi[sid] = expit(z)
+    return pi, logp
+
+
 def reference_reports(case, copy_w):
-    """(claim, attributed source, confirm, weight) per informative report, by plain rules."""
+    """(claim, attributed source, confirm, weight, (m, k)) per informative report."""
     originals = {(r.claim_id, r.source_id) for r in case.reports if r.derived_from is None}
+    shares = earlier(case)
     stood_in, out = set(), []
     for r in sorted(case.reports, key=lambda r: r.time):
         if r.derived_from is None:
@@ -48,7 +104,7 @@ def reference_reports(case, copy_w):
         else:
             src, w = r.source_id, copy_w
         if r.stance != "neutral":
-            out.append((r.claim_id, src, r.stance == "confirm", w))
+            out.append((r.claim_id, src, r.stance == "confirm", w, shares.get(id(r), (0, 0))))
     return out
 
 
@@ -111,6 +167,8 @@ def reference(case, values, cfg):
     copy_w = values.get("copy_weight", cfg["copy_weight"])
     if "copy_weight" in values:
         logp += stats.beta.logpdf(copy_w, 2.0, 2.0)
+    pi, logp_copy = propensities(case, values, cfg)
+    logp += logp_copy
     claims = case.claims
     lo = {c.claim_id: logit(c.prior if c.prior is not None else br) for c in claims}
     for s in case.signals:
@@ -127,15 +185,18 @@ def reference(case, values, cfg):
         if sum(truth[c.claim_id] for c in claims if c.group == "g1") > 1:
             continue
         lp = sum(lo[c] * t for c, t in truth.items())
-        for cid, sid, confirm, w in reports:
+        for cid, sid, confirm, w, (m, k) in reports:
             side = smap[sid].side
             al = 0 if not (side and favors[cid]) else (1 if side == favors[cid] else -1)
             if truth[cid]:
                 p = expit(lam[("sensitivity", sid)] + a * al)
-                lp += w * math.log(p if confirm else 1.0 - p)
+                p = p if confirm else 1.0 - p
             else:
                 q = expit(lam[("specificity", sid)] - a * al)
-                lp += w * math.log(1.0 - q if confirm else q)
+                p = 1.0 - q if confirm else q
+            if m > 0 and pi[sid] > 0:  # a possible unattributed repeat
+                p = pi[sid] * k / m + (1.0 - pi[sid]) * p
+            lp += w * math.log(p)
         log_joint.append(lp)
         states.append(state)
     log_joint, states = np.array(log_joint), np.array(states)
@@ -183,6 +244,7 @@ def model_for(case, **overrides):
 
 CONFIGS = {
     "default": {},
+    "fixed-propensities": {"copy_propensity": "fixed"},
     "learned-copies": {"copy_weight": {"alpha": 2.0, "beta": 2.0}},
     "fixed-effects": {"base_rate": 0.35, "alignment": 0.7, "copy_weight": 0.3},
 }
@@ -200,6 +262,88 @@ def test_logp_and_p_true_match_numpy_reference(case, name):
         # 1e-6: PyMC's HalfNormal log-density carries a constant rounded to float32 (~1e-8 each)
         assert logp_fn(point) == pytest.approx(expected_logp, rel=0, abs=1e-6)
         np.testing.assert_allclose(p_fn(point), expected_p, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", ["learn", "fixed"])
+def test_logp_matches_reference_with_configured_propensities(mode):
+    """The precedence: a source's own propensity is fixed, a kind at 0 is fixed, other kinds
+    and the default are the learned propensities' prior centres ("learn") or fixed values."""
+    records = RECORDS | {"config": RECORDS["config"] | {
+        "default_copy_propensity": 0.1, "copy_propensity": {"blog": 0.3, "media": 0.0},
+        "source_copy_propensity": {"s2": 0.6}}}  # fmt: skip
+    with pytest.warns(UserWarning):  # s6 is not in the sources table
+        case = case_from_records(records, "graph-oracle-propensities")
+    model, resolved = model_for(case, copy_propensity=mode)
+    logp_fn, p_fn = model.compile_logp(jacobian=False), p_true_fn(model)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        point, values = random_point(model, rng)
+        expected_logp, expected_p = reference(case, values, resolved)
+        assert logp_fn(point) == pytest.approx(expected_logp, rel=0, abs=1e-6)
+        np.testing.assert_allclose(p_fn(point), expected_p, rtol=1e-8, atol=1e-12)
+    (out,) = model.replace_rvs_by_values([model["copy_propensity"]])
+    pi_fn = model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")
+    pi = dict(zip(model.coords["source"], pi_fn(point)))
+    assert pi["s2"] == pytest.approx(0.6) and pi["s1"] == 0.0  # fixed by the config
+    if mode == "fixed":
+        assert pi["s4"] == pytest.approx(0.3) and pi["agg"] == pytest.approx(0.1)
+
+
+def test_repeat_mixture_matches_brute_force_to_1e8():
+    """The evidence term of a tiny timed case with fixed parameters against a brute-force sum
+    over the truths of the per-report mixture ``pi q + (1 - pi) P(x | T)``, in plain numpy."""
+    sources = [
+        {"source_id": s, "kind": k, "sensitivity": se, "specificity": sp, "strength": 1e12}
+        for s, k, se, sp in [
+            ("w", "wire", 0.9, 0.8),
+            ("b1", "blog", 0.6, 0.7),
+            ("b2", "blog", 0.55, 0.65),
+        ]
+    ]
+    stances = {
+        "x": [("w", "confirm"), ("b1", "confirm"), ("b2", "deny")],
+        "y": [("b1", "deny"), ("w", "confirm"), ("b2", "confirm"), ("w", "deny")],
+    }
+    reports = [
+        {"claim_id": c, "source_id": s, "stance": x, "time": f"2024-01-0{i + 1}"}
+        for c, rows in stances.items()
+        for i, (s, x) in enumerate(rows)
+    ]
+    case = case_from_records({"config": {"copy_propensity": {"wire": 0.0}},
+                              "claims": [{"claim_id": "x", "prior": 0.3}, {"claim_id": "y"}],
+                              "sources": sources, "reports": reports})  # fmt: skip
+    cfg = {"base_rate": 0.6, "alignment": 0.0, "copy_weight": 0.0}
+    model, _ = model_for(case, **cfg)
+    assert {rv.name for rv in model.free_RVs} >= {"copy_kind_logit", "copy_z"}
+    evidence = model.compile_fn(
+        model.replace_rvs_by_values([model["evidence"]])[0], inputs=model.value_vars,
+        on_unused_input="ignore",
+    )  # fmt: skip
+    point = model.initial_point()
+    kinds = list(model.coords["kind"])
+    point["copy_kind_logit"] = np.array([{"blog": 0.4, "wire": -1.0}[k] for k in kinds])
+    point["copy_z"] = np.array([{"b1": -0.5, "b2": 1.2, "w": 0.3}[s]
+                                for s in model.coords["source"]])  # fmt: skip
+    # plain numpy: wire never copies (its kind is fixed at 0); blogs expit(0.4 + 1.0 z)
+    pi = {"w": 0.0, "b1": expit(0.4 - 0.5), "b2": expit(0.4 + 1.2)}
+    rel = {s["source_id"]: (s["sensitivity"], s["specificity"]) for s in sources}
+    total = 0.0
+    for cid, prior in (("x", 0.3), ("y", 0.6)):
+        like = np.zeros(2)
+        for t in (0, 1):
+            lik = 1.0
+            for i, (src, stance) in enumerate(stances[cid]):
+                se, sp = rel[src]
+                p_conf = se if t else 1.0 - sp
+                p = p_conf if stance == "confirm" else 1.0 - p_conf
+                earlier = [x for s, x in stances[cid][:i] if s != src]
+                if earlier and pi[src] > 0:
+                    p = pi[src] * earlier.count(stance) / len(earlier) + (1.0 - pi[src]) * p
+                lik *= p
+            like[t] = lik
+        total += np.log((1.0 - prior) * like[0] + prior * like[1])
+    # the strength-1e12 priors pin each logit rate at its mean: evaluate at z = 0
+    assert float(evidence(point)) == pytest.approx(total, rel=0, abs=1e-8)
 
 
 def test_gradient_is_finite_with_padded_groups(case):

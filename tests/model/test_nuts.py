@@ -48,6 +48,15 @@ def mirror_stances(case, prefix="b_"):
     )
 
 
+def flip_one(case, index=9):
+    """``case`` with one stance flipped: the seed case's report 9 flipped leaves 6 distinct
+    (cell, repeat share) units of the copy mixture where there were 7 (a resized unit_data)."""
+    flip = {"confirm": "deny", "deny": "confirm"}
+    reports = list(case.reports)
+    reports[index] = dataclasses.replace(reports[index], stance=flip[reports[index].stance])
+    return case.replace(reports=tuple(reports))
+
+
 def fit(case, sampler, **extra):
     model = ClaimBeliefModel(sampler_config=SAMPLER | {"nuts_sampler": sampler} | extra)
     with warnings.catch_warnings():
@@ -126,13 +135,27 @@ def test_second_fit_of_the_same_shape_reuses_the_cache(both, seed_case):
     )
 
 
-def test_a_refilled_model_has_the_log_density_of_a_fresh_one(seed_case):
-    other = mirror_stances(seed_case)
+def test_a_fit_with_another_number_of_repeat_units_reuses_the_cache(both, seed_case):
+    other = flip_one(seed_case)
+    before = cache_info()
+    b_nutpie, b_pymc = fit(other, "nutpie"), fit(other, "pymc")
+    after = cache_info()
+    assert after.hits == before.hits + 2 and after.compilations == before.compilations
+    assert b_nutpie.idata_.attrs["compile_seconds"] == 0.0
+    assert disagreement(summary(b_pymc), summary(b_nutpie)) < 1.0
+    assert disagreement(summary(b_nutpie), summary(both[0])) > 3.0  # the flip changed it
+
+
+@pytest.mark.parametrize("change", [mirror_stances, flip_one])
+def test_a_refilled_model_has_the_log_density_of_a_fresh_one(seed_case, change):
+    other = change(seed_case)
     data_a, cfg = prepare(seed_case, ClaimBeliefModel().full_model_config)
     data_b, _ = prepare(other, ClaimBeliefModel().full_model_config)
-    from belief.model.graph import set_data, shape_key
+    from belief.model.graph import data_values, set_data, shape_key
 
     assert shape_key(data_a) == shape_key(data_b)
+    if change is flip_one:  # the premise: another number of units of the copy mixture
+        assert data_values(data_a)["u_cell"].size == 7 and data_values(data_b)["u_cell"].size == 6
     refilled, fresh = build_model(data_a, cfg), build_model(data_b, cfg)
     set_data(refilled, data_b)
     point = fresh.initial_point(random_seed=1)

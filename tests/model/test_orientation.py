@@ -47,8 +47,9 @@ def mirror(point):
     return out  # kind_bias and alignment are unchanged
 
 
-def sample_with_a_mirrored_chain(case, constrain):
-    data, cfg = prepare(case, ClaimBeliefModel({"constrain_skill": constrain}).full_model_config)
+def sample_with_a_mirrored_chain(case, constrain, copy_propensity="learn"):
+    settings = {"constrain_skill": constrain, "copy_propensity": copy_propensity}
+    data, cfg = prepare(case, ClaimBeliefModel(settings).full_model_config)
     model = build_model(data, cfg)
     with model:
         mode = pm.find_MAP(progressbar=False, seed=0)
@@ -64,7 +65,11 @@ def sample_with_a_mirrored_chain(case, constrain):
 
 
 def test_without_the_constraint_a_mirrored_chain_is_named(no_truths):
-    idata = sample_with_a_mirrored_chain(no_truths, constrain=False)
+    # Copy propensities fixed, as before copy learning. Learned, the chain started at the
+    # mirror crossed to the prior's orientation within its first 15 tuning steps (measured on
+    # this case: no warning, all four chains agree); probably because copying can also explain
+    # agreement between sources, which lowers the barrier between the two solutions.
+    idata = sample_with_a_mirrored_chain(no_truths, constrain=False, copy_propensity="fixed")
     with pytest.warns(ConvergenceWarning) as caught:
         table = check_orientation(idata)
     message = str(caught[0].message)
