@@ -6,8 +6,8 @@ statistics, the coded reports with their attributed channel and weight, and each
 report index. Copy status follows the compiler's rule (:func:`belief.core.copies.resolve_copies`),
 re-applied to one claim's reports whenever that claim has copies. With a copy propensity, each
 report's repeat probability (:mod:`belief.core.repeats`) is kept; a claim's running state
-(:class:`~belief.core.repeats.ClaimRepeats`) gives a new report that comes last in the copy order
-its own in O(1), and the claim's reports are replayed when a report comes earlier (an
+(:class:`~belief.core.repeat_stream.ClaimRepeats`) gives a new report that comes last in the
+copy order its own in O(1), and the claim's reports are replayed when a report comes earlier (an
 out-of-order time), when its prior changes (a signal, a new group member), or on its first
 report after the stream was loaded.
 """
@@ -30,7 +30,8 @@ from belief.core.compiler import (
 from belief.core.copies import copy_rank, resolve_copies
 from belief.core.groups import group_logodds
 from belief.core.kinds import kind_learning
-from belief.core.repeats import ClaimRepeats, copy_propensity, repeat_weights
+from belief.core.repeat_stream import ClaimRepeats
+from belief.core.repeats import copy_propensity, repeat_weights
 from belief.data.arrays import STANCE_RANK, Growable, ReportArrays
 from belief.data.types import Claim
 from belief.exceptions import ValidationError

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from belief.core import repeats
+from belief.core import repeat_stream
 from belief.core.compiler import compile_case
 from belief.data.io import case_from_records
 from belief.data.types import Case, Claim, Report
@@ -125,13 +125,13 @@ def test_a_stream_on_a_loaded_case_equals_the_batch_compiler(seed):
 def test_in_order_reports_do_not_replay_the_claim(monkeypatch):
     """One replay per claim (its first report), then each report in O(1); a late one replays."""
     calls = []
-    replay = repeats.ClaimRepeats.replay.__func__
+    replay = repeat_stream.ClaimRepeats.replay.__func__
 
     def counted(cls, *args):
         calls.append(len(args[1]))
         return replay(cls, *args)
 
-    monkeypatch.setattr(repeats.ClaimRepeats, "replay", classmethod(counted))
+    monkeypatch.setattr(repeat_stream.ClaimRepeats, "replay", classmethod(counted))
     t0 = datetime(2021, 3, 1)
     reports = [Report("c", f"s{k % 7}", ["confirm", "deny"][k % 3 == 0], t0 + timedelta(hours=k))
                for k in range(200)]  # fmt: skip
