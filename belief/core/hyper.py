@@ -40,7 +40,7 @@ def learn_hyper(
     run: Run,
     *,
     xtol: float = 1e-12,
-    max_evals: int = 1000,
+    max_evals: int = 300,
     start: float = 0.5,
     start_means: np.ndarray | None = None,
 ) -> tuple[Evidence, np.ndarray, dict[str, object]]:

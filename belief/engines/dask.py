@@ -55,6 +55,7 @@ from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
 from belief.data.types import Case
 from belief.data.validation import warn_unknown_sources
+from belief.engines._dask_learn import joint_start
 from belief.engines._dask_parts import (
     _add,
     _claim_counts,
@@ -76,7 +77,7 @@ from belief.engines._dask_parts import (
     _step,
 )
 from belief.engines._dask_parts import _gather as _gather_part
-from belief.engines.fast import Damping, bounds
+from belief.engines.fast import JOINT_START_CELLS, Damping, bounds
 from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors.config import Config, as_config
@@ -407,7 +408,8 @@ def infer_dask(
         kinds is not None and kinds.size > 0
     )
     if learns:  # learn the base rate and kind reliability, as fast (belief.core.hyper)
-        mask, base, last = dask.delayed(ev0.base_mask, pure=True), parts, [None]
+        mask, base = dask.delayed(ev0.base_mask, pure=True), parts
+        last: list[Any] = [None]
         start = float(logit(ev0.base_start))
 
         def shifted(e: Any) -> list[Any]:
@@ -421,7 +423,13 @@ def infer_dask(
             last[0] = out[1]
             return _gather(e, out[5], out[4])[0], out[0] - e.priors
 
-        ev_h, _, learned = learn_hyper(ev_h, at, xtol=max(tol, 1e-12))
+        rate0, means0 = 0.5, None
+        n_cells = sum(run.compute([_call(_n_cells, p) for p in parts]))
+        if n_cells >= JOINT_START_CELLS:  # as the in-memory engine: a start next to the root
+            rate0, means0, last[0] = joint_start(run, parts, ev_h, tol=tol, max_iter=max_iter,
+                                                 damping=damping)  # fmt: skip
+        ev_h, _, learned = learn_hyper(ev_h, at, xtol=max(tol, 1e-12), start=rate0,
+                                       start_means=means0)  # fmt: skip
         extra.update(learned)
         ev0 = replace(ev0, prior_logodds=ev_h.prior_logodds, base_start=ev_h.base_start)
         post, _, n_iter, ok, exact, done = solve(shifted(ev_h), last[0], ev_h.priors)
@@ -431,6 +439,10 @@ def infer_dask(
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
     return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact, extra)
+
+
+def _n_cells(part: Any) -> int:
+    return len(part.block.claim)
 
 
 def _gather(ev0: Any, done: list[Any], exact: tuple[np.ndarray, np.ndarray]) -> tuple[Any, ...]:

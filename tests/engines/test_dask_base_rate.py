@@ -19,14 +19,16 @@ pytest.importorskip("dask.dataframe", reason="dask[dataframe] is not installed (
 
 from belief.core.compiler import read_evidence
 from belief.engines.dask import infer_dask
-from belief.engines.fast import infer_fast
+from belief.engines.fast import JOINT_START_CELLS, infer_fast
 from belief.priors.config import Config
 
 
-def simulated(directory: Path, parts: int, seed: int = 3) -> tuple[Path, list[Path]]:
+def simulated(
+    directory: Path, parts: int, seed: int = 3, n_reports: int = 9000
+) -> tuple[Path, list[Path]]:
     """A crowd of noisy sources on claims true at rate 0.3: one file and ``parts`` files."""
     rng = np.random.default_rng(seed)
-    n_claims, n_sources, n_reports = 1500, 40, 9000
+    n_claims, n_sources = n_reports // 6, max(40, n_reports // 300)
     truth = rng.random(n_claims) < 0.3
     se, sp = rng.uniform(0.55, 0.95, n_sources), rng.uniform(0.55, 0.95, n_sources)
     claim = rng.integers(n_claims, size=n_reports)
@@ -77,4 +79,19 @@ def test_learned_base_rate_local_cluster_equals_in_memory(tmp_path):
     )
     with cluster, distributed.Client(cluster) as client:
         dask = infer_dask(files, client=client)
+    assert_close(memory, dask, atol=1e-8)
+
+
+def test_joint_start_threads_equals_in_memory(tmp_path):
+    """From JOINT_START_CELLS cells on, both backends start the learned values (base rate and
+    the sources' mean reliability) with the same joint pass of sweeps: still equal at 1e-8."""
+    whole, files = simulated(tmp_path, parts=4, seed=5, n_reports=int(1.15 * JOINT_START_CELLS))
+    memory = infer_fast(read_evidence(whole))
+    # about 1% of the (claim, source) pairs repeat: the cells stay above the threshold
+    assert int(memory.posterior["n_reports"].sum()) >= 1.1 * JOINT_START_CELLS
+    assert "(no kind)" in memory.diagnostics["kind_reliability"]
+    dask = infer_dask(files, scheduler="threads")
+    assert dask.diagnostics["base_rate"] == pytest.approx(
+        memory.diagnostics["base_rate"], abs=1e-12
+    )
     assert_close(memory, dask, atol=1e-8)
