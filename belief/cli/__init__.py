@@ -19,6 +19,7 @@ import pandas as pd
 from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_table
 from belief.data.types import POSTERIOR_COLUMNS, Case
 from belief.engines import METHODS, infer, posterior
+from belief.engines.result import BeliefResult
 from belief.exceptions import (
     BeliefError,
     BeliefWarning,
@@ -54,8 +55,23 @@ def _posterior(
             lines.insert(0, f"NUTS ({d['nuts_sampler']}): compiled in {d['compile_seconds']:.1f} "
                          f"s, sampled in {d['sampling_seconds']:.1f} s")  # fmt: skip
         result.posterior.attrs["copy_summary"] = lines
-        return result.posterior
-    return posterior(case, method, _config(case, priors), **options)
+        return _with_learned(result)
+    return _with_learned(infer(case, method, _config(case, priors), **options))
+
+
+def _with_learned(result: BeliefResult) -> pd.DataFrame:
+    """The posterior table, with what the engine learned from the data in ``attrs``."""
+    d, lines = result.diagnostics, []
+    if isinstance(d.get("base_rate"), float):
+        lines.append(f"learned from the data: base rate {d['base_rate']:.3f}")
+    kinds = d.get("kind_reliability") or {}
+    if kinds:
+        text = ", ".join(f"{k} {v.get('sensitivity', float('nan')):.2f}/"
+                         f"{v.get('specificity', float('nan')):.2f}"
+                         for k, v in sorted(kinds.items()))  # fmt: skip
+        lines.append(f"learned from the data: mean sensitivity/specificity by kind: {text}")
+    result.posterior.attrs["learned_summary"] = lines
+    return result.posterior
 
 
 def _copy_summary(reliability: pd.DataFrame) -> list[str]:
@@ -162,14 +178,14 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
                 f"{', '.join(_LOCAL_SCHEDULERS)} but got {scheduler!r}"
             )
         try:
-            return infer_dask(
+            return _with_learned(infer_dask(
                 args.reports,
                 args.claims,
                 config=config,
                 tables=side,
                 client=client,
                 scheduler=scheduler,
-            ).posterior
+            ))  # fmt: skip
         finally:
             if client is not None:  # our connection only: the cluster keeps running
                 client.close()
@@ -183,7 +199,7 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
             "--backend dask; give one file (CSV or Parquet) without it"
         )
     ev = read_evidence(args.reports, args.claims, config=config, tables=side)
-    return infer_fast(ev, config).posterior
+    return _with_learned(infer_fast(ev, config))
 
 
 def _fmt_table(post: pd.DataFrame, case: Case) -> str:
@@ -270,6 +286,8 @@ def _show(args: argparse.Namespace, case: Case) -> None:
     )
     print(_fmt_table(post, case), end="\n\n")
     print(f"p_low/p_high: {post.attrs.get('interval', 'see the method')}\n")
+    for line in post.attrs.get("learned_summary", []):
+        print(line, end="\n\n")
     print(_fmt_timeline(case, focus), end="\n\n")
     print(_fmt_contributions(case, focus))
     cfg = Config.from_case(case)
@@ -300,7 +318,7 @@ def cmd_infer(args: argparse.Namespace) -> None:
             post = _posterior(case, args.method, args.priors, args)
     write_table(post[list(POSTERIOR_COLUMNS)], args.out)
     print(f"wrote {args.out} ({len(post)} claims, method {args.method})")
-    for line in post.attrs.get("copy_summary", []):
+    for line in post.attrs.get("learned_summary", []) + post.attrs.get("copy_summary", []):
         print(line)
 
 

@@ -41,6 +41,7 @@ def learn_hyper(
     *,
     xtol: float = 1e-12,
     max_evals: int = 300,
+    patience: int = 20,
     start: float = 0.5,
     start_means: np.ndarray | None = None,
 ) -> tuple[Evidence, np.ndarray, dict[str, object]]:
@@ -59,6 +60,9 @@ def learn_hyper(
         Tolerance on the logits of the learned values.
     max_evals : int
         Bound on engine runs (a :class:`~belief.exceptions.ConvergenceWarning` when reached).
+    patience : int
+        Stop when this many engine runs in a row came no closer to the fixed point than the
+        best so far (and use the best, with a warning).
     start, start_means : float, ndarray, optional
         Where the search starts: the base rate, and the kind-level means (``(2, n_channels)``
         as :func:`belief.core.kinds.kind_means` gives them); default 0.5 and the built-in values.
@@ -133,7 +137,18 @@ def learn_hyper(
                 "numerical failure learning the base rate and kind reliability: the posterior "
                 "is not finite; set base_rate, or learn_kind_priors: false, to fix it"
             )
+        res = float(np.max(np.abs(new - x)))
+        if res < best[0]:  # the closest to a fixed point so far
+            best[:] = [res, x.copy(), lo, stats, evals[0]]
         return new, lo
+
+    best: list = [np.inf, None, None, None, 0]  # residual, values, log-odds, counts, run
+
+    def stalled() -> bool:
+        """No run came closer to the fixed point in ``patience`` runs: the engine's answers at
+        nearby values cycle (mean-field fixed points that depend on the warm start, on data
+        that barely identify the values)."""
+        return evals[0] >= max_evals or evals[0] - best[4] >= patience
 
     means0 = builtin_means(kl) if start_means is None else start_means
     x = np.concatenate([[float(logit(start))] if mask is not None else [],
@@ -141,11 +156,11 @@ def learn_hyper(
     x1, lo = em(x)
     while True:
         r = x1 - x
-        if np.max(np.abs(r)) <= xtol or evals[0] >= max_evals:
+        if np.max(np.abs(r)) <= xtol or stalled():
             break
         x2, lo1 = em(x1)
         v = x2 - x1 - r
-        if np.max(np.abs(x2 - x1)) <= xtol or evals[0] >= max_evals:
+        if np.max(np.abs(x2 - x1)) <= xtol or stalled():
             x, x1, lo = x1, x2, lo1
             break
         nv = float(np.linalg.norm(v))
@@ -163,15 +178,18 @@ def learn_hyper(
             x, x1, lo = cand, cand1, lo_c
         else:
             x, (x1, lo) = x2, em(x2)
+    st = stats_at[id(lo)]  # ``lo`` is always from the last engine run
     if np.max(np.abs(x1 - x)) > xtol:
         warnings.warn(
             f"learning the base rate and kind reliability: no convergence to {xtol:g} in "
-            f"{evals[0]} engine runs (last change {np.max(np.abs(x1 - x)):.3g})",
+            f"{evals[0]} engine runs (the closest run was {best[0]:.3g} from its update; the "
+            "data may barely identify them): using the values of that run; set base_rate, or "
+            "learn_kind_priors: false, to fix them",
             ConvergenceWarning,
             stacklevel=3,
         )
+        _, x, lo, st, _ = best
     e = settings(x)
-    st = stats_at[id(lo)]  # ``lo`` is always from the last engine run
     info: dict[str, object] = {
         "kind_reliability": learned_kinds(kl, st),
         "hyper_evals": evals[0],

@@ -156,7 +156,12 @@ def test_infer_writes_posterior_with_exactly_the_contract_columns(capsys, khasha
     out_csv = tmp_path / "posterior.csv"
     code, out, err = run(capsys, *infer_args(khasham_tables, out_csv))
     assert code == 0, err
-    assert out.strip() == f"wrote {out_csv} (6 claims, method exact)"
+    lines = out.strip().splitlines()
+    assert lines[0] == f"wrote {out_csv} (6 claims, method exact)"
+    # the tables carry no settings: what is learned from the data is said (belief.core.hyper)
+    assert lines[1].startswith("learned from the data: base rate 0.")
+    assert lines[2].startswith("learned from the data: mean sensitivity/specificity by kind:")
+    assert " media 0." in lines[2] and len(lines) == 3
     assert out_csv.read_text(encoding="utf-8").splitlines()[0] == ",".join(CONTRACT_COLUMNS)
     assert list(POSTERIOR_COLUMNS) == CONTRACT_COLUMNS
     post = pd.read_csv(out_csv)

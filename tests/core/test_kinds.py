@@ -209,3 +209,20 @@ def test_learned_kind_means_recover_the_simulated_truth():
     brier_on = np.mean((_p(on) - y) ** 2)
     brier_off = np.mean((_p(off) - y) ** 2)
     assert brier_on < 0.135 < 0.17 < brier_off
+
+
+def test_reports_that_say_nothing_stop_the_search_with_a_warning():
+    """Pure noise (stances drawn at random): the fast engine's answers at nearby values cycle
+    between mean-field fixed points, so the search stops, says so, and keeps its closest run
+    (it ran 300 engine runs before: a `belief infer` on such a file printed the warning only)."""
+    rng = np.random.default_rng(0)
+    rows = {(f"c{rng.integers(40)}", f"s{rng.integers(12)}", str(rng.choice(["confirm", "deny"])))
+            for _ in range(200)}  # fmt: skip
+    case = belief.case_from_records({"reports": [
+        {"claim_id": c, "source_id": s, "stance": x} for c, s, x in sorted(rows)]})  # fmt: skip
+    with pytest.warns(belief.ConvergenceWarning, match="barely identify"):
+        res = belief.infer(case, "fast")
+    assert res.diagnostics["hyper_evals"] <= 60
+    assert np.isfinite(res.posterior["p_true"]).all()
+    learned = res.diagnostics["kind_reliability"]["(no kind)"]
+    assert 0.45 < learned["sensitivity"] < 0.65 and 0.45 < learned["specificity"] < 0.65
