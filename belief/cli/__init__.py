@@ -18,7 +18,7 @@ import pandas as pd
 
 from belief.data.io import load_mapping, read_case, read_side_tables, read_tables, write_table
 from belief.data.types import POSTERIOR_COLUMNS, Case
-from belief.engines import METHODS, infer, posterior
+from belief.engines import METHODS, infer
 from belief.engines.result import BeliefResult
 from belief.exceptions import (
     BeliefError,
