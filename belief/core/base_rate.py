@@ -31,7 +31,7 @@ from scipy.special import expit, logit
 
 from belief.core.compiler import Evidence
 
-__all__ = ["learn_base_rate", "with_base_rate"]
+__all__ = ["learn_base_rate", "rate_bounds", "rate_update", "with_base_rate"]
 
 
 def with_base_rate(ev: Evidence, rate: float) -> Evidence:
@@ -54,6 +54,24 @@ def with_base_rate(ev: Evidence, rate: float) -> Evidence:
         prior_logodds=ev.prior_logodds + np.where(ev.base_mask, shift, 0.0),
         base_start=float(rate),
     )
+
+
+def rate_bounds(n: int, prior: tuple[float, float]) -> tuple[float, float]:
+    """The logits of the lowest and highest rate the fixed point can take over ``n`` claims
+    (every claim false, every claim true) under the ``(alpha, beta)`` hyperprior."""
+    a, b = prior
+    den = n + a + b - 2.0
+    return float(logit((a - 1.0) / den)), float(logit((n + a - 1.0) / den))
+
+
+def rate_update(p_sum: float, n: int, prior: tuple[float, float]) -> float:
+    """The EM update of the rate, on the logit scale, from the sum of P(true) over ``n`` claims.
+
+    >>> round(float(expit(rate_update(30.0, 100, (5.0, 5.0)))), 4)  # (30 + 4) / 108
+    0.3148
+    """
+    a, b = prior
+    return float(np.clip(logit((p_sum + a - 1.0) / (n + a + b - 2.0)), *rate_bounds(n, prior)))
 
 
 def learn_base_rate(
@@ -119,8 +137,7 @@ def learn_base_rate(
             lo = posterior_at(float(expit(t)))
         return float(expit(t)), lo
 
-    lo_t = float(logit((a - 1.0) / (n + a + b - 2.0)))
-    hi_t = float(logit((n + a - 1.0) / (n + a + b - 2.0)))
+    lo_t, hi_t = rate_bounds(n, prior)
     # From the start, EM steps (t + gap: monotone towards the root, F being increasing), then
     # secant steps; Brent's method as soon as two points bracket the root. Every evaluation is
     # an engine run warm-started near the answer, so far-away rates are never tried.

@@ -23,7 +23,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.special import expit, logit
 
-from belief.core.base_rate import learn_base_rate, with_base_rate
+from belief.core.base_rate import learn_base_rate, rate_bounds, rate_update, with_base_rate
 from belief.core.compiler import Evidence
 from belief.core.kinds import KindLearning, apply_means, kind_means, report_stats
 from belief.core.kinds import start_means as builtin_means
@@ -100,10 +100,8 @@ def learn_hyper(
 
     mask = ev.base_mask if learn_rate else None
     on = kl.group >= 0
-    a, b = ev.base_prior
     n_base = int(mask.sum()) if mask is not None else 0
-    lo_t = float(logit((a - 1.0) / (n_base + a + b - 2.0))) if mask is not None else 0.0
-    hi_t = float(logit((n_base + a - 1.0) / (n_base + a + b - 2.0))) if mask is not None else 0.0
+    lo_t, hi_t = rate_bounds(n_base, ev.base_prior) if mask is not None else (0.0, 0.0)
     k = 1 if mask is not None else 0
 
     def settings(x: np.ndarray) -> Evidence:
@@ -129,8 +127,7 @@ def learn_hyper(
         stats_at[id(lo)] = stats
         new = np.empty_like(x)
         if mask is not None:
-            est = (float(p[mask].sum()) + a - 1.0) / (n_base + a + b - 2.0)
-            new[0] = np.clip(logit(est), lo_t, hi_t)
+            new[0] = rate_update(float(p[mask].sum()), n_base, ev.base_prior)
         new[k:] = logit(kind_means(kl, stats)[on])
         if not np.all(np.isfinite(new)):
             raise BeliefError(

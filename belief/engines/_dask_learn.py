@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from scipy.special import expit, logit
 
+from belief.core.base_rate import rate_update
 from belief.core.compiler import Evidence
 from belief.core.kinds import kind_means, start_means, with_means
 from belief.engines._dask_parts import _Part, _shift, _start, _State, _step
@@ -42,12 +43,10 @@ def joint_start(
 
     mask_arr = ev.base_mask if ev.base_mask is not None else np.zeros(len(ev.claim_ids), bool)
     mask = dask.delayed(mask_arr, pure=True)
-    n, (a, b) = int(mask_arr.sum()), ev.base_prior
+    n = int(mask_arr.sum())
     kl = ev.kinds if ev.kinds is not None and ev.kinds.size else None
     means = None if kl is None else start_means(kl)
     start = float(logit(ev.base_start))
-    lo_t = logit((a - 1.0) / (n + a + b - 2.0)) if n else 0.0
-    hi_t = logit((n + a - 1.0) / (n + a + b - 2.0)) if n else 0.0
     schedule, rate, priors = Damping(damping), 0.5, ev.priors
 
     def reduce(states: list[Any]) -> tuple[np.ndarray, float, float]:
@@ -59,7 +58,7 @@ def joint_start(
     kinds_on = False
     for _ in range(max_iter):
         if n:
-            rate = float(expit(np.clip(logit((qsum + a - 1.0) / (n + a + b - 2.0)), lo_t, hi_t)))
+            rate = float(expit(rate_update(qsum, n, ev.base_prior)))
         if kinds_on and kl is not None:
             means = kind_means(kl, stats)
             priors = with_means(ev.priors, kl, means)

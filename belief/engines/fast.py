@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logit, ndtri
 
+from belief.core.base_rate import rate_update
 from belief.core.compiler import Evidence, compile_arrays, compile_case
 from belief.core.groups import group_logodds, group_variance
 from belief.core.hyper import learn_hyper
@@ -301,7 +302,7 @@ def _joint_start(
     exact runs at given values, which start here and take a sweep or two each. Returns
     ``(rate, kind means or None, log-odds)``.
     """
-    mask, (a, b) = ev.base_mask, ev.base_prior
+    mask = ev.base_mask
     n = 0 if mask is None else int(mask.sum())
     kl = ev.kinds if ev.kinds is not None and ev.kinds.size else None
     means = None if kl is None else start_means(kl)
@@ -309,8 +310,6 @@ def _joint_start(
     if n == 0 and kl is None:
         return 0.5, None, lo
     base_lo = ev.prior_logodds - (0.0 if mask is None else np.where(mask, logit(ev.base_start), 0))
-    lo_t = logit((a - 1.0) / (n + a + b - 2.0)) if n else 0.0
-    hi_t = logit((n + a - 1.0) / (n + a + b - 2.0)) if n else 0.0
     schedule, rate, priors = Damping(damping), 0.5, _priors(ev)
     # The kind means join once the claims have settled at the built-in values: from P(true) =
     # 1/2 everywhere their first update would make every source uninformative (a fixed point
@@ -320,8 +319,7 @@ def _joint_start(
         q = expit(lo)
         stats = block.source_stats(q)
         if n:
-            rate = float(expit(np.clip(logit((q[mask].sum() + a - 1.0) / (n + a + b - 2.0)),
-                                       lo_t, hi_t)))  # fmt: skip
+            rate = float(expit(rate_update(float(q[mask].sum()), n, ev.base_prior)))
         prior_lo = base_lo + (0.0 if mask is None else np.where(mask, logit(rate), 0.0))
         if kinds_on and kl is not None:
             means = kind_means(kl, stats)
