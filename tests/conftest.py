@@ -184,3 +184,14 @@ RECORDS = {
         {"signal_id": "g4", "claim_id": "g", "kind": "anything", "likelihood_ratio": 2.5},
     ],
 }  # fmt: skip
+
+
+def assert_evidence_equal(a, b) -> None:
+    """Two compiled :class:`~belief.core.compiler.Evidence` equal field by field (arrays
+    exactly)."""
+    for name in a.__dataclass_fields__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            assert x == y, name

@@ -148,6 +148,13 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise ValidationError(f"--backend dask: needs --method fast, not --method {args.method}")
     if getattr(args, "dask_scheduler", None) and backend != "dask":
         raise ValidationError("--dask-scheduler: only used with --backend dask")
+    spill = getattr(args, "dask_spill", None)
+    if spill and backend != "dask":
+        raise ValidationError("--dask-spill: only used with --backend dask")
+    if spill and spill != "memory" and not os.path.isdir(spill):
+        raise ValidationError(
+            f"--dask-spill {spill}: not a directory (give an existing directory, or 'memory')"
+        )
 
 
 def _side_tables(args: argparse.Namespace, settings: dict) -> tuple[Case, Config]:
@@ -185,6 +192,7 @@ def _posterior_large(args: argparse.Namespace, settings: dict) -> pd.DataFrame:
                 tables=side,
                 client=client,
                 scheduler=scheduler,
+                spill={None: None, "memory": False}.get(args.dask_spill, args.dask_spill),
             ))  # fmt: skip
         finally:
             if client is not None:  # our connection only: the cluster keeps running
@@ -375,6 +383,11 @@ def build_parser() -> argparse.ArgumentParser:
     inf.add_argument(
         "--dask-scheduler",
         help="Dask scheduler: tcp://HOST:8786 for a cluster, or threads/processes/synchronous",
+    )
+    inf.add_argument(
+        "--dask-spill",
+        help="where the coded partitions are written out of core (default: the temporary "
+        "directory, without a cluster); 'memory' keeps them in memory",
     )
     _model_args(inf)
     inf.set_defaults(func=cmd_infer)

@@ -254,10 +254,12 @@ def compile_arrays(
         prior = np.array([np.nan if c.prior is None else c.prior for c in claims], dtype=float)
         base_mask = np.isnan(prior)
         lo = logit(np.where(base_mask, rate, prior))
-    if signals:
-        index = {c: i for i, c in enumerate(arrays.claim_ids)}
-        for s in signals:
-            lo[index[s.claim_id]] += signal_logodds(s, config)
+    if signals:  # an index, not a dict: no Python string per claim for millions of claims
+        at = pd.Index(arrays.claim_ids).get_indexer([s.claim_id for s in signals])
+        for k, s in zip(at, signals):
+            if k < 0:
+                raise KeyError(s.claim_id)
+            lo[k] += signal_logodds(s, config)
     attr, weight, _ = resolve_copies(arrays, config.copy_weight)
     informative = arrays.stance != 0
     keep = informative & ((weight > 0) | (keep_copies & (arrays.derived >= 0)))
@@ -301,7 +303,10 @@ def compile_arrays(
         r_weight = r_weight * (1.0 - r_repeat)
         full &= r_repeat < 0.5  # probably independent
     return Evidence(
-        claim_ids=list(arrays.claim_ids),
+        # a pandas Index (the Dask backend's Arrow text) is kept as it is, not made a list
+        claim_ids=arrays.claim_ids
+        if isinstance(arrays.claim_ids, pd.Index)
+        else list(arrays.claim_ids),
         source_ids=source_ids,
         prior_logodds=lo,
         groups=[g for g in groups.values() if len(g) > 1],

@@ -18,12 +18,16 @@ from scipy.special import expit, logit
 from belief.core.base_rate import rate_update
 from belief.core.compiler import Evidence
 from belief.core.kinds import kind_means, start_means, with_means
-from belief.engines._dask_parts import _Part, _shift, _start, _State, _step
+from belief.engines._dask_parts import _shift, _start, _step
+from belief.engines._dask_store import _Part, _Spilled, _State, load
 from belief.engines.fast import Damping
 
 
-def _joint_stats(part: _Part, state: _State, mask: np.ndarray) -> tuple[np.ndarray, float, float]:
+def _joint_stats(
+    part: _Part | _Spilled, state: _State, mask: np.ndarray
+) -> tuple[np.ndarray, float, float]:
     """The part's per-source statistics, last change, and sum of P(true) over ``mask``."""
+    part = load(part)
     q = expit(state.lo)
     return part.block.source_stats(q), state.delta, float(q[mask[part.claims]].sum())
 
@@ -39,7 +43,7 @@ def joint_start(
     """``(rate, kind means or None, states)`` at the joint fixed point (see the module doc)."""
     import dask
 
-    from belief.engines.dask import _call, _tree
+    from belief.engines._dask_run import _call, _tree
 
     mask_arr = ev.base_mask if ev.base_mask is not None else np.zeros(len(ev.claim_ids), bool)
     mask = dask.delayed(mask_arr, pure=True)

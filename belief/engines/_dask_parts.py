@@ -8,6 +8,7 @@ reports, run one sweep, and return the small per-source summaries the client red
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,17 @@ from belief.core.groups import group_logodds
 from belief.core.repeats import repeat_weights
 from belief.data.arrays import STANCE_RANK
 from belief.data.streaming import read_partition
+from belief.engines._dask_store import (
+    _Part,
+    _Spilled,
+    _State,
+    claims_of,
+    load,
+    load_piece,
+    save_pieces,
+    shifted,
+    spill,
+)
 from belief.engines.compact import CompactBlock
 from belief.engines.fast import interval_moments, sweep
 
@@ -31,17 +43,30 @@ def _read(path: str, part: int, chunksize: int) -> pd.DataFrame:
     return read_partition(path, chunksize=chunksize).assign(part=np.int64(part))
 
 
-def _distinct(df: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Distinct claims, sources (incl. ``derived_from``) and reporters, in order of appearance
-    (text Series: no Python string per value)."""
-    sources = pd.concat([df["source_id"], df["derived_from"].dropna()], ignore_index=True)
-    return (df["claim_id"].drop_duplicates(), sources.drop_duplicates(),
-            df["source_id"].drop_duplicates())  # fmt: skip
+def _text(values: pd.Series) -> Any:
+    """A text column as an Arrow array (no copy for Arrow-backed text)."""
+    import pyarrow as pa
+
+    return pa.array(values, pa.string(), from_pandas=True)
 
 
-def _merge(a: tuple[pd.Series, ...], b: tuple[pd.Series, ...]) -> tuple[pd.Series, ...]:
+def _distinct(df: pd.DataFrame) -> tuple[Any, Any, Any]:
+    """Distinct claims, sources (incl. ``derived_from``) and reporters, in order of first
+    appearance, as Arrow arrays (Arrow's hash kernels: no Python string per value)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    claims, reporters = _text(df["claim_id"]), _text(df["source_id"])
+    sources = pa.chunked_array([reporters, _text(df["derived_from"]).drop_null()], pa.string())
+    return pc.unique(claims), pc.unique(sources), pc.unique(reporters)
+
+
+def _merge(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
     """Two runs of :func:`_distinct` (``a`` first) as one, order of first appearance kept."""
-    return tuple(pd.concat([x, y], ignore_index=True).drop_duplicates() for x, y in zip(a, b))
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return tuple(pc.unique(pa.chunked_array([x, y], pa.string())) for x, y in zip(a, b))
 
 
 def _lookup(values: Any, known: Any) -> np.ndarray:
@@ -49,7 +74,9 @@ def _lookup(values: Any, known: Any) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    at = pc.index_in(pa.array(np.asarray(values, dtype=object), pa.string()), value_set=known)
+    if not isinstance(values, pa.Array | pa.ChunkedArray):  # Arrow text: no Python strings
+        values = pa.array(values, pa.string(), from_pandas=True)
+    at = pc.index_in(values, value_set=known)
     return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
@@ -83,12 +110,14 @@ class _Coding:
     strict: bool  # claims came from a claims table: unknown ones are errors
     repeats: bool  # unattributed repeats are scored: keep source, time and copy columns
     n_out: int  # partitions after the shuffle
+    spill: str | None  # out of core: the directory the shuffle and the parts are written to
 
 
-def _encode(df: pd.DataFrame, cd: _Coding) -> list[dict[str, np.ndarray]]:
+def _encode(df: pd.DataFrame, cd: _Coding, index: int) -> list[dict[str, np.ndarray]] | str:
     """The partition's reports coded in narrow columns and cut by owner (claim block modulo
-    ``n_out``), each piece in file order: one side of the shuffle (:func:`_gather`)."""
-    claim = _lookup(df["claim_id"].to_numpy(), cd.claims)
+    ``n_out``), each piece in file order: one side of the shuffle (:func:`_gather`). Out of
+    core, the pieces are written under ``cd.spill`` and their directory is returned."""
+    claim = _lookup(df["claim_id"], cd.claims)
     if cd.strict and (claim < 0).any():
         from belief.data.streaming import unknown_claim_error
 
@@ -96,7 +125,7 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> list[dict[str, np.ndarray]]:
         label = cd.labels[int(df["part"].iloc[i])]
         known = cd.claims.to_pylist()
         raise unknown_claim_error(label, int(df["row"].iloc[i]), df["claim_id"].iloc[i], known)
-    attr = _lookup(df["source_id"].to_numpy(), cd.sources)
+    attr = _lookup(df["source_id"], cd.sources)
     source = attr.copy()
     weight = np.ones(len(df))
     if len(cd.copy_pos):
@@ -115,51 +144,44 @@ def _encode(df: pd.DataFrame, cd: _Coding) -> list[dict[str, np.ndarray]]:
         cols["time"] = df["time"].to_numpy(np.int64)
         cols["copy"] = (df["derived_from"].notna() & (df["derived_from"] != "")).to_numpy(bool)
     owner = cd.block[claim] % cd.n_out
+    if cd.spill is not None:
+        return save_pieces(os.path.join(cd.spill, f"in-{index:06d}.bin"), cols, owner, cd.n_out)
     order = np.argsort(owner, kind="stable")
     cuts = np.cumsum(np.bincount(owner, minlength=cd.n_out))[:-1]
     pieces = {c: np.split(v[order], cuts) for c, v in cols.items()}
     return [{c: pieces[c][j] for c in cols} for j in range(cd.n_out)]
 
 
-def _gather(world: tuple[Any, ...], n_src: int, j: int, *coded: list[dict]) -> _Part:
-    """Partition ``j`` of the shuffle (every input's piece ``j``, in file order) as a part."""
-    first = coded[0][j]
-    cols = {c: np.concatenate([x[j][c] for x in coded]) for c in first}
-    return _make_part(cols, world, n_src)
-
-
-@dataclass
-class _Part:
-    """The claims of whole blocks with all their reports: one partition's share of the work."""
-
-    claims: np.ndarray
-    ell: np.ndarray
-    groups: list[list[int]]
-    block: CompactBlock
-    n_reports: np.ndarray
-    n_independent: np.ndarray
-
-
-@dataclass
-class _State:
-    """A part's claim log-odds and the largest change of P(true) in its last sweep (the
-    per-source statistics are not kept: :func:`_stats` recomputes them into a tree sum)."""
-
-    lo: np.ndarray
-    delta: float
+def _gather(
+    world: tuple[Any, ...], n_src: int, j: int, out: str | None, *coded: list[dict] | str
+) -> _Part | _Spilled:
+    """Partition ``j`` of the shuffle (every input's piece ``j``, in file order) as a part;
+    written under the directory ``out`` when given (out of core)."""
+    pieces = [load_piece(x, j) if isinstance(x, str) else x[j] for x in coded]
+    cols = {c: np.concatenate([x[c] for x in pieces]) for c in pieces[0]}
+    del pieces
+    part = _make_part(cols, world, n_src)
+    if out is None:
+        return part
+    mask = world[4]
+    base = mask[part.claims] if mask is not None else np.zeros(len(part.claims), bool)
+    return spill(part, os.path.join(out, f"part-{j:06d}.bin"), base)
 
 
 def _make_part(df: dict[str, np.ndarray], world: tuple[Any, ...], n_src: int) -> _Part:
-    ell, groups, block_of, rep = world
-    present = np.unique(block_of[df["claim"]])
-    claims = np.flatnonzero(np.isin(block_of, present))
+    ell, groups, block_of, rep, _ = world
+    present = np.zeros(int(block_of.max(initial=-1)) + 1, bool)
+    present[block_of[df["claim"]]] = True
+    claims = np.flatnonzero(present[block_of])  # the claims of the blocks it has reports on
     local = np.searchsorted(claims, df["claim"])
     stance = df["stance"]
     weight = df["weight"] if "weight" in df else np.ones(len(stance))
     keep = (stance != 0) & (weight > 0)
     full = keep & (weight == 1.0)
-    pos = {c: k for k, c in enumerate(claims.tolist())}
-    own = [[pos[m] for m in g] for g in groups if g[0] in pos]
+    own: list[list[int]] = []
+    if groups:
+        pos = {c: k for k, c in enumerate(claims.tolist())}
+        own = [[pos[m] for m in g] for g in groups if g[0] in pos]
     if rep is not None:  # unattributed repeats (belief.core.repeats), as the compiler has them
         pi, src_rank, rows = rep
         src, attr = df["source"].astype(np.int64), df["attr"].astype(np.int64)
@@ -181,29 +203,31 @@ def _make_part(df: dict[str, np.ndarray], world: tuple[Any, ...], n_src: int) ->
                  np.bincount(local[full], minlength=len(claims)))  # fmt: skip
 
 
-def _start(part: _Part) -> _State:
+def _start(part: _Part | _Spilled) -> _State:
+    part = load(part)
     return _State(group_logodds(part.ell, part.groups), np.inf)
 
 
-def _resume(part: _Part, state: _State) -> _State:
+def _resume(part: _Part | _Spilled, state: _State) -> _State:
     """A warm start from an earlier state (its log-odds, this part's statistics)."""
     return _State(state.lo, np.inf)
 
 
-def _shift(part: _Part, mask: np.ndarray, delta: float) -> _Part:
+def _shift(part: _Part | _Spilled, mask: np.ndarray, delta: float) -> _Part | _Spilled:
     """The part with the prior log-odds of its base-rate claims (``mask``) moved by ``delta``."""
-    ell = part.ell + np.where(mask[part.claims], delta, 0.0)
-    return _Part(part.claims, ell, part.groups, part.block, part.n_reports, part.n_independent)
+    return shifted(part, mask, delta)
 
 
-def _step(part: _Part, state: _State, post: np.ndarray, damping: float) -> _State:
+def _step(part: _Part | _Spilled, state: _State, post: np.ndarray, damping: float) -> _State:
+    part = load(part)
     new = sweep(state.lo, post, part.block, part.ell, part.groups, damping)
     delta = float(np.max(np.abs(expit(new) - expit(state.lo)), initial=0.0))
     return _State(new, delta)
 
 
-def _stats(part: _Part, state: _State) -> tuple[np.ndarray, float]:
+def _stats(part: _Part | _Spilled, state: _State) -> tuple[np.ndarray, float]:
     """The part's per-source statistics at its state, and its last change."""
+    part = load(part)
     return part.block.source_stats(expit(state.lo)), state.delta
 
 
@@ -212,28 +236,32 @@ def _add(a: tuple[np.ndarray, float], b: tuple[np.ndarray, float]) -> tuple[np.n
     return a[0] + b[0], max(a[1], b[1])
 
 
-def _override(part: _Part, state: _State, exact: tuple[np.ndarray, np.ndarray]) -> _State:
-    """Set the owned claims' log-odds to their exact values; refresh the statistics."""
+def _override(
+    part: _Part | _Spilled, state: _State, exact: tuple[np.ndarray, np.ndarray]
+) -> _State:
+    """Set the owned claims' log-odds to their exact values."""
     claims, values = exact
-    k = np.searchsorted(part.claims, claims)
-    k = np.minimum(k, max(len(part.claims) - 1, 0))
-    own = (part.claims[k] == claims) if len(part.claims) else np.zeros(len(claims), bool)
+    mine = claims_of(part)
+    k = np.minimum(np.searchsorted(mine, claims), max(len(mine) - 1, 0))
+    own = (mine[k] == claims) if len(mine) else np.zeros(len(claims), bool)
     lo = state.lo.copy()
     lo[k[own]] = values[own]
     return _State(lo, state.delta)
 
 
-def _claim_counts(part: _Part) -> np.ndarray:
+def _claim_counts(part: _Part | _Spilled) -> np.ndarray:
     """Per source, how many of this partition's claims it reports on."""
+    part = load(part)
     return np.bincount(part.block.source, minlength=part.block.n_sources)
 
 
-def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[Any, ...]:
+def _small_cells(part: _Part | _Spilled, counts: np.ndarray, limit: int) -> tuple[Any, ...]:
     """Cells of the claims that may lie in a small component (every source has few claims).
 
     A claim qualifies when each of its sources reports on at most ``limit`` claims in all and
     its whole group qualifies; the client checks the components are complete.
     """
+    part = load(part)
     claim, source, x, y = part.block.cells()
     n = len(part.claims)
     big = np.bincount(claim, counts[source] > limit, n) > 0
@@ -254,7 +282,8 @@ def _small_cells(part: _Part, counts: np.ndarray, limit: int) -> tuple[Any, ...]
     )
 
 
-def _finish(part: _Part, state: _State, post: np.ndarray) -> tuple[np.ndarray, ...]:
+def _finish(part: _Part | _Spilled, state: _State, post: np.ndarray) -> tuple[np.ndarray, ...]:
+    part = load(part)
     centre, var = interval_moments(part.block, part.ell, part.groups, post, state.lo)
     used = np.unique(part.block.source)
     return part.claims, state.lo, centre, var, part.n_reports, part.n_independent, used

@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import shutil
+import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -47,7 +49,6 @@ from scipy.special import logit
 
 from belief.core.compiler import channel_label, compile_arrays, side_codes, source_prior_rows
 from belief.core.copies import resolve_copies
-from belief.core.groups import group_logodds
 from belief.core.hyper import learn_hyper
 from belief.core.kinds import kind_learning
 from belief.core.repeats import copy_propensity
@@ -57,28 +58,22 @@ from belief.data.types import Case
 from belief.data.validation import warn_unknown_sources
 from belief.engines._dask_learn import joint_start
 from belief.engines._dask_parts import (
-    _add,
-    _claim_counts,
     _Coding,
     _copy_claims,
     _distinct,
     _encode,
-    _finish,
     _merge,
     _override,
     _position,
     _read,
-    _resume,
     _rows_on,
     _shift,
-    _small_cells,
-    _start,
-    _stats,
-    _step,
 )
 from belief.engines._dask_parts import _gather as _gather_part
-from belief.engines.fast import JOINT_START_CELLS, Damping, bounds
-from belief.engines.result import BeliefResult, Interval, posterior_frame, reliability_frame
+from belief.engines._dask_result import _claim_logodds, _collect, _exact_small, _n_cells, _result
+from belief.engines._dask_run import _call, _iterate, _Runner, _summed, _tree
+from belief.engines.fast import JOINT_START_CELLS
+from belief.engines.result import BeliefResult
 from belief.exceptions import ConvergenceWarning, ValidationError
 from belief.priors.config import Config, as_config
 
@@ -113,123 +108,6 @@ def _paths(reports: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -
     if not found:
         raise ValidationError(f"{reports}: no report files match")
     return found
-
-
-def _exact_small(
-    run: _Runner, parts: list[Any], prior: np.ndarray, max_states: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact log-odds of the small coupled components, as the in-memory fast engine has them."""
-    from belief.core.compiler import Evidence
-    from belief.engines.exact import _enumerate, components, n_states
-    from belief.engines.fast import EXACT_COMPONENTS
-
-    empty = (np.zeros(0, np.int64), np.zeros(0))
-    if max_states < 2:
-        return empty
-    limit = 24
-    counts = sum(run.compute([_call(_claim_counts, p) for p in parts]))
-    found = run.compute([_call(_small_cells, p, counts, limit) for p in parts])
-    claims = np.concatenate([f[0] for f in found])
-    if not len(claims):
-        return empty
-    local = {int(c): k for k, c in enumerate(claims)}
-    r_claim = np.array([local[int(c)] for f in found for c in f[2]], dtype=np.int64)
-    r_source = np.concatenate([f[3] for f in found]).astype(np.int64)
-    x, y = np.concatenate([f[4] for f in found]), np.concatenate([f[5] for f in found])
-    groups = [[local[int(c)] for c in g] for f in found for g in f[6]]
-    both = np.r_[x > 0, y > 0]
-    ev = Evidence(
-        claim_ids=[str(c) for c in claims], source_ids=[str(i) for i in range(len(prior))],
-        prior_logodds=np.concatenate([f[1] for f in found]), groups=groups,
-        r_claim=np.r_[r_claim, r_claim][both], r_source=np.r_[r_source, r_source][both],
-        r_confirm=np.r_[np.ones(len(x), bool), np.zeros(len(y), bool)][both],
-        r_weight=np.r_[x, y][both], a_se=prior[:, 0], b_se=prior[:, 1], a_sp=prior[:, 2],
-        b_sp=prior[:, 3], n_reports=np.zeros(len(claims), np.int64),
-        n_independent=np.zeros(len(claims), np.int64),
-    )  # fmt: skip
-    small = []
-    for comp in components(ev):
-        if len(comp) < 2 or len(comp) > limit or n_states(comp, ev.groups) > max_states:
-            continue
-        srcs = ev.r_source[np.isin(ev.r_claim, comp)]
-        pairs = np.unique(ev.r_claim[np.isin(ev.r_claim, comp)] * len(prior) + srcs)
-        inside = np.bincount(pairs % len(prior), minlength=len(prior))
-        if (inside[np.unique(srcs)] == counts[np.unique(srcs)]).all():  # the whole component
-            small.append(comp)
-    if not small or len(small) > EXACT_COMPONENTS:
-        return empty
-    lo = [_enumerate(ev, comp) for comp in small]
-    return claims[np.concatenate(small)], np.concatenate(lo)
-
-
-def _call(fn: Any, *args: Any) -> Any:
-    from dask import delayed
-
-    return delayed(fn, pure=True)(*args)
-
-
-def _tree(fn: Any, xs: list[Any]) -> Any:
-    """``fn`` folded over ``xs`` in a balanced tree of tasks, order kept (so each node frees
-    its inputs: the client never holds every partition's result at once)."""
-    while len(xs) > 1:
-        pairs = [_call(fn, a, b) for a, b in zip(xs[::2], xs[1::2])]
-        xs = pairs + ([xs[-1]] if len(xs) % 2 else [])
-    return xs[0]
-
-
-def _summed(run: _Runner, parts: list[Any], states: list[Any]) -> tuple[np.ndarray, float]:
-    """The summed per-source statistics of all parts and their largest last change."""
-    return run.compute([_tree(_add, [_call(_stats, p, s) for p, s in zip(parts, states)])])[0]
-
-
-class _Runner:
-    """``compute`` / ``persist`` on a distributed client or a local scheduler."""
-
-    def __init__(self, client: Any, scheduler: str | None) -> None:
-        self.client, self.scheduler = client, scheduler
-
-    def compute(self, xs: list[Any]) -> list[Any]:
-        import dask
-
-        if self.client is not None:
-            return list(self.client.compute(xs, sync=True))
-        return list(dask.compute(*xs, scheduler=self.scheduler))
-
-    def persist(self, xs: list[Any]) -> list[Any]:
-        import dask
-
-        if self.client is not None:
-            return list(self.client.persist(xs))
-        return list(dask.persist(*xs, scheduler=self.scheduler))
-
-
-def _iterate(
-    run: _Runner,
-    parts: list[Any],
-    prior: np.ndarray,
-    tol: float,
-    max_iter: int,
-    damping: float | None,
-    warm: list[Any] | None = None,
-) -> tuple[np.ndarray, list[Any], int, bool]:
-    """The sweeps of :func:`belief.engines.fast.run_vb`, one map-reduce per sweep."""
-    from dask import delayed
-
-    if warm is None:
-        states = run.persist([_call(_start, p) for p in parts])
-    else:
-        states = run.persist([_call(_resume, p, s) for p, s in zip(parts, warm)])
-    post, schedule = prior + _summed(run, parts, states)[0], Damping(damping)
-    for it in range(1, max_iter + 1):
-        shared = delayed(post, pure=True)  # one copy per sweep, not one per task
-        d = schedule.value
-        states = run.persist([_call(_step, p, s, shared, d) for p, s in zip(parts, states)])
-        stats, delta = _summed(run, parts, states)
-        post = prior + stats
-        schedule.observe(delta)
-        if delta < tol:
-            return post, states, it, True
-    return post, states, max_iter, False
 
 
 def _copies(
@@ -282,6 +160,7 @@ def infer_dask(
     chunksize: int = 200_000,
     exact_states: int = 1 << 12,
     tables: Case | None = None,
+    spill: bool | str | os.PathLike[str] | None = None,
 ) -> BeliefResult:
     """:func:`belief.engines.fast.infer_fast` as map-reduce over Dask partitions (see the module
     doc).
@@ -309,6 +188,13 @@ def infer_dask(
     tables : Case, optional
         The small tables already read (:func:`belief.data.io.read_side_tables`); ``claims`` then
         only says whether a claims table was given.
+    spill : bool, path or None
+        Out of core: the shuffle and the coded partitions are written to disk once and read
+        back by each task (:mod:`belief.engines._dask_store`), so only the partitions being
+        worked on are in memory. ``None`` (the default) spills when no ``client`` is given (one
+        machine); ``True`` spills to the system's temporary directory, a path spills there (with
+        a cluster: a directory every worker can read), ``False`` keeps the partitions in
+        memory. The files are removed when the function returns.
 
     Returns
     -------
@@ -324,13 +210,39 @@ def infer_dask(
     >>> res.posterior[["claim_id", "p_true", "n_reports"]].to_dict("records")
     [{'claim_id': 'c1', 'p_true': 0.5, 'n_reports': 2}]
     """
+    keep = _spill_dir(spill, client)
+    try:
+        return _infer(reports, claims, sources, signals, config, _Runner(client, scheduler),
+                      tol, max_iter, damping, level, chunksize, exact_states, tables,
+                      None if keep is None else keep.name)  # fmt: skip
+    finally:
+        if keep is not None:
+            keep.cleanup()
+
+
+def _spill_dir(spill: bool | str | os.PathLike[str] | None, client: Any) -> Any:
+    """The temporary directory the partitions are written to (None: in memory)."""
+    if spill is None:
+        spill = client is None
+    if spill is False:
+        return None
+    where = None if spill is True else os.fspath(spill)
+    return tempfile.TemporaryDirectory(prefix="belief-dask-", dir=where)
+
+
+def _infer(
+    reports: Any, claims: Any, sources: Any, signals: Any, config: Any, run: _Runner,
+    tol: float, max_iter: int, damping: float | None, level: float, chunksize: int,
+    exact_states: int, tables: Case | None, spill_dir: str | None,
+) -> BeliefResult:  # fmt: skip
+    """:func:`infer_dask`'s work, given its runner and spill directory."""
     import dask
     import dask.dataframe as dd
     import pyarrow as pa
 
     from belief.data.io import read_side_tables
 
-    run, paths = _Runner(client, scheduler), _paths(reports)
+    paths = _paths(reports)
     side = read_side_tables(claims, sources, signals) if tables is None else tables
     config = as_config(config, side)
     meta = empty_chunk().assign(part=np.int64(0))
@@ -340,12 +252,12 @@ def infer_dask(
     raw = dd.from_delayed(reads, meta=meta, verify_meta=False)
     ids = run.compute([_tree(_merge, [_call(_distinct, p) for p in raw.to_delayed()])])[0]
     if claims is not None:
-        claim_ids = side.claim_ids
-    else:
-        extra_ids = pd.Series([s.claim_id for s in side.signals], dtype=ids[0].dtype)
-        claim_ids = _merge((ids[0],), (extra_ids,))[0].tolist()
-    source_ids = ids[1].tolist()
-    warn_unknown_sources(ids[2].tolist(), side.sources, str(reports))
+        claim_ids: Any = side.claim_ids
+    else:  # an Index of Arrow text: no Python string per claim
+        extra_ids = pa.array([s.claim_id for s in side.signals], pa.string())
+        claim_ids = pd.Index(_merge((ids[0],), (extra_ids,))[0].to_pandas())
+    source_ids = ids[1].to_pylist()
+    warn_unknown_sources(ids[2].to_pylist(), side.sources, str(reports))
     del ids
     claim_objs = side.claims if claims is not None else None  # no table: no objects per claim
     ev0 = compile_arrays(ReportArrays(claim_ids, [], *(np.zeros(0, np.int64),) * 5), config,
@@ -356,18 +268,20 @@ def infer_dask(
     vocab: dict[str, int] = {}
     side_of = {s.source_id: s.side for s in side.sources}
     if claim_objs is None:
-        favors = np.full(len(claim_ids), -1, np.int64)
+        favors = np.full(len(claim_ids), -1, np.int8)
     else:
         favors = side_codes([c.favors for c in claim_objs], vocab)
     sides = side_codes([side_of.get(s) for s in source_ids], vocab)
     sided = bool(config.side_effect)
     copy_pos, copy_attr, copy_w = _copies(run, raw, claim_ids, source_ids, config.copy_weight)
     pi = copy_propensity(source_ids, side.sources, config)
+    shuffle_dir = None if spill_dir is None else tempfile.mkdtemp(dir=spill_dir)
     coding = _Coding(pa.array(claim_ids, pa.string()), pa.array(source_ids, pa.string()),
                      block_of, copy_pos, copy_attr, copy_w, sides, favors, sided, paths,
-                     claims is not None, bool((pi > 0).any()), len(paths))  # fmt: skip
+                     claims is not None, bool((pi > 0).any()), len(paths),
+                     shuffle_dir)  # fmt: skip
     shared_coding = dask.delayed(coding, pure=True)
-    coded = [_call(_encode, p, shared_coding) for p in raw.to_delayed()]
+    coded = [_call(_encode, p, shared_coding, k) for k, p in enumerate(raw.to_delayed())]
     if sided:  # one prior row per (source, alignment) slot
         slot_src = np.repeat(np.asarray(source_ids, dtype=object), 3).tolist()
         slot_align = np.tile([-1, 0, 1], len(source_ids))
@@ -384,10 +298,15 @@ def infer_dask(
             len(source_ids)
         )
         rep = (pi, src_rank, prior)
-    world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of, rep), pure=True)
+    world = dask.delayed((ev0.prior_logodds, ev0.groups, block_of, rep, ev0.base_mask), pure=True)
     n_slots = 3 * len(source_ids) if sided else len(source_ids)
-    parts = run.persist([_call(_gather_part, world, n_slots, j, *coded) for j in range(len(paths))])
-    del coded
+    parts = run.persist(
+        [_call(_gather_part, world, n_slots, j, spill_dir, *coded) for j in range(len(paths))]
+    )
+    del coded, world, coding, shared_coding
+    if shuffle_dir is not None:
+        run.wait(parts)  # the parts are written: the shuffle's pieces can go
+        shutil.rmtree(shuffle_dir, ignore_errors=True)
     limit = min(exact_states, 2**config.max_enumeration)
 
     def solve(parts: list[Any], warm: list[Any] | None, prior: np.ndarray) -> tuple[Any, ...]:
@@ -397,8 +316,7 @@ def infer_dask(
             fixed = dask.delayed(exact, pure=True)
             states = run.persist([_call(_override, p, st, fixed) for p, st in zip(parts, states)])
             post = prior + _summed(run, parts, states)[0]
-        done = run.compute([_call(_finish, p, s, post) for p, s in zip(parts, states)])
-        return post, states, n_iter, ok, exact, done
+        return post, states, n_iter, ok, exact
 
     extra: dict[str, object] = {}
     kinds = kind_learning(slot_src, slot_align, side.sources, config, prior)
@@ -421,7 +339,7 @@ def infer_dask(
         def at(e: Any) -> tuple[np.ndarray, np.ndarray]:
             out = solve(shifted(e), last[0], e.priors)
             last[0] = out[1]
-            return _gather(e, out[5], out[4])[0], out[0] - e.priors
+            return _claim_logodds(run, e, parts, out[1], out[4]), out[0] - e.priors
 
         rate0, means0 = 0.5, None
         n_cells = sum(run.compute([_call(_n_cells, p) for p in parts]))
@@ -432,46 +350,12 @@ def infer_dask(
                                        start_means=means0)  # fmt: skip
         extra.update(learned)
         ev0 = replace(ev0, prior_logodds=ev_h.prior_logodds, base_start=ev_h.base_start)
-        post, _, n_iter, ok, exact, done = solve(shifted(ev_h), last[0], ev_h.priors)
+        parts = shifted(ev_h)
+        post, states, n_iter, ok, exact = solve(parts, last[0], ev_h.priors)
     else:
-        post, _, n_iter, ok, exact, done = solve(parts, None, prior)
+        post, states, n_iter, ok, exact = solve(parts, None, prior)
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
+    done = _collect(run, ev0, parts, states, post, exact)
     return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact, extra)
-
-
-def _n_cells(part: Any) -> int:
-    return len(part.block.claim)
-
-
-def _gather(ev0: Any, done: list[Any], exact: tuple[np.ndarray, np.ndarray]) -> tuple[Any, ...]:
-    """The partitions' claims (others keep their prior): ``lo, centre, var, n_rep, n_ind``."""
-    n = len(ev0.claim_ids)
-    lo = group_logodds(ev0.prior_logodds, ev0.groups)
-    centre, var = lo.copy(), np.zeros(n)
-    n_rep, n_ind = np.zeros(n, np.int64), np.zeros(n, np.int64)
-    for claims, *values, _ in done:
-        lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
-    lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
-    return lo, centre, var, n_rep, n_ind
-
-
-def _result(
-    ev0: Any, source_ids: list[str], done: list[Any], post: np.ndarray, n_iter: int, ok: bool,
-    config: Config, level: float, exact: tuple[np.ndarray, np.ndarray],
-    extra: dict[str, object],
-) -> BeliefResult:  # fmt: skip
-    """Assemble the partitions' claims (others keep their prior) into a result."""
-    lo, centre, var, n_rep, n_ind = _gather(ev0, done, exact)
-    used = np.unique(np.concatenate([d[-1] for d in done] or [np.zeros(0, np.int64)]))
-    order = sorted(used.tolist(), key=lambda i: source_ids[i])
-    return BeliefResult(
-        posterior=posterior_frame(ev0.claim_ids, lo, bounds(centre, var, lo, level), n_rep, n_ind),
-        log_odds=pd.Series(lo, index=ev0.claim_ids, name="log_odds"),
-        method="dask",
-        interval=Interval("reliability", level),
-        config=config,
-        reliability=reliability_frame([source_ids[i] for i in order], post[order]),
-        diagnostics={"n_iter": n_iter, "converged": ok, "exact_claims": len(exact[0]), **extra},
-    )

@@ -405,3 +405,29 @@ def test_infer_bad_config_file_names_it(tmp_path, khasham_path, capsys):
     err = capsys.readouterr().err
     assert "config.yaml: config base_rate: expected a number in (0, 1)" in err
     assert not out.exists()
+
+
+def test_dask_spill_writes_where_asked_and_names_a_bad_directory(tmp_path, khasham_path, capsys):
+    """``--dask-spill DIR`` and ``--dask-spill memory`` give the same posterior; the spill
+    directory is left empty; a directory that does not exist is named, with the valid values."""
+    pytest.importorskip("dask.dataframe")
+    tables = write_tables(read_case(khasham_path), tmp_path)
+    args = [f"--{t}={p}" for t, p in tables.items()]
+    base = ["infer", *args, "--method", "fast", "--backend", "dask"]
+    where = tmp_path / "spill"
+    where.mkdir()
+    assert main([*base, "--dask-spill", str(where), "--out", str(tmp_path / "a.csv")]) == 0
+    assert list(where.iterdir()) == []
+    assert main([*base, "--dask-spill", "memory", "--out", str(tmp_path / "b.csv")]) == 0
+    a, b = pd.read_csv(tmp_path / "a.csv"), pd.read_csv(tmp_path / "b.csv")
+    assert a.equals(b)
+    out = tmp_path / "c.csv"
+    missing = tmp_path / "nowhere"
+    assert main([*base, "--dask-spill", str(missing), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"--dask-spill {missing}: not a directory" in err and "'memory'" in err
+    assert not out.exists()
+    assert (
+        main(["infer", *args, "--method", "fast", "--dask-spill", "memory", "--out", str(out)]) == 2
+    )
+    assert "--dask-spill: only used with --backend dask" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_records, write_records
+from conftest import assert_evidence_equal, random_records, write_records
 
 pa = pytest.importorskip("pyarrow", reason="pyarrow is not installed (extra 'parquet')")
 import pyarrow.parquet as pq  # noqa: E402
@@ -36,15 +36,6 @@ def both(rec: dict, tmp_path: Path) -> tuple[dict[str, Path], dict[str, Path]]:
     (tmp_path / "csv").mkdir()
     (tmp_path / "pq").mkdir()
     return write_records(rec, tmp_path / "csv"), write_parquet_records(rec, tmp_path / "pq")
-
-
-def assert_evidence_equal(a, b) -> None:
-    for name in a.__dataclass_fields__:
-        x, y = getattr(a, name), getattr(b, name)
-        if isinstance(x, np.ndarray):
-            np.testing.assert_array_equal(x, y, err_msg=name)
-        else:
-            assert x == y, name
 
 
 @pytest.mark.parametrize("seed", range(6))

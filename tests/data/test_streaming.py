@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import random_records, write_records
+from conftest import assert_evidence_equal, random_records, write_records
 
 from belief.core.compiler import (
-    Evidence,
     compile_arrays,
     compile_case,
     read_evidence,
@@ -25,15 +24,6 @@ from belief.exceptions import ValidationError, ValidationWarning
 from belief.priors.config import Config
 
 pytestmark = pytest.mark.filterwarnings("ignore::belief.exceptions.ValidationWarning")
-
-
-def assert_evidence_equal(a: Evidence, b: Evidence) -> None:
-    for name in Evidence.__dataclass_fields__:
-        x, y = getattr(a, name), getattr(b, name)
-        if isinstance(x, np.ndarray):
-            np.testing.assert_array_equal(x, y, err_msg=name)
-        else:
-            assert x == y, name
 
 
 @pytest.mark.parametrize("seed", range(8))
