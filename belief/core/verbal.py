@@ -67,7 +67,9 @@ def verbal_array(p: np.ndarray) -> np.ndarray:
     # 1 - 0.55 is 0.44999999999999996 in floating point: compare at 12 decimals so that
     # the term of 1 - p is always the mirror term of p's, as the table promises
     p = np.round(raw, 12)
-    near = np.min(np.abs(raw[..., None] - np.asarray(ICD203_EDGES)), axis=-1, initial=1) < 1e-9
+    near = np.zeros(raw.shape, dtype=bool)
+    for edge in ICD203_EDGES:  # one edge at a time: no (n, edges) array for millions of claims
+        near |= np.abs(raw - edge) < 1e-9
     p[near] = [round(float(x), 12) for x in raw[near]]  # exactly Python's rounding near edges
     low = np.searchsorted(ICD203_EDGES[:3], p, side="right")
     high = 3 + np.searchsorted(ICD203_EDGES[3:], p, side="left")

@@ -70,14 +70,27 @@ def _merge(a: tuple[Any, ...], b: tuple[Any, ...]) -> tuple[Any, ...]:
 
 
 def _lookup(values: Any, known: Any) -> np.ndarray:
-    """Position of each value in the Arrow array ``known`` (-1: absent)."""
+    """Position of each value in the Arrow array ``known`` (-1: absent).
+
+    The partition's distinct values are hashed, and ``known`` is scanned against them: a hash
+    table of the few values a partition has, not of every known id (10M claims would make one
+    of several hundred MB per task).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not isinstance(values, pa.Array | pa.ChunkedArray):  # Arrow text: no Python strings
         values = pa.array(values, pa.string(), from_pandas=True)
-    at = pc.index_in(values, value_set=known)
-    return at.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    enc = pc.dictionary_encode(values)
+    where = pc.index_in(known, value_set=enc.dictionary).fill_null(-1)
+    where = where.to_numpy(zero_copy_only=False)
+    glob = np.full(len(enc.dictionary) + 1, -1, np.int64)  # the last: null values
+    hit = np.flatnonzero(where >= 0)
+    glob[where[hit]] = hit
+    local = enc.indices.fill_null(len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    return glob[local]
 
 
 def _copy_claims(df: pd.DataFrame) -> list[str]:

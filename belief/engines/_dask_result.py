@@ -125,10 +125,15 @@ def _result(
 ) -> BeliefResult:  # fmt: skip
     """Assemble the partitions' claims (others keep their prior) into a result."""
     lo, centre, var, n_rep, n_ind, used = done
+    del done  # the caller passes it inline: each array goes as soon as it is used
+    interval = bounds(centre, var, lo, level)
+    del centre, var
+    posterior = posterior_frame(ev0.claim_ids, lo, interval, n_rep, n_ind, copy=False)
+    del interval, n_rep, n_ind
     order = sorted(used.tolist(), key=lambda i: source_ids[i])
     return BeliefResult(
-        posterior=posterior_frame(ev0.claim_ids, lo, bounds(centre, var, lo, level), n_rep, n_ind),
-        log_odds=pd.Series(lo, index=ev0.claim_ids, name="log_odds"),
+        posterior=posterior,
+        log_odds=pd.Series(lo, index=ev0.claim_ids, name="log_odds", copy=False),
         method="dask",
         interval=Interval("reliability", level),
         config=config,

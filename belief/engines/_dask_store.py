@@ -81,11 +81,12 @@ def _head(f: Any) -> tuple[dict[str, list[Any]], int]:
 
 
 def _load_all(path: str) -> dict[str, np.ndarray]:
-    """Every array of a file :func:`_save` wrote (views into one buffer)."""
+    """Every array of a file :func:`_save` wrote: read-only views into the file mapped in
+    memory, so a task reads the pages of the arrays it uses (a sweep reads neither the claims'
+    counts nor their ids)."""
     with open(path, "rb") as f:
         index, start = _head(f)
-        f.seek(0)
-        raw = np.fromfile(f, np.uint8)
+    raw = np.memmap(path, np.uint8, mode="r")
     out = {}
     for name, (dtype, shape, offset) in index.items():
         count = int(np.prod(shape))

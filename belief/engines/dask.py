@@ -13,8 +13,14 @@ never gathered on one machine:
    partition owns whole blocks with all their reports (a
    :class:`belief.engines.compact.CompactBlock`);
 5. *sweeps*: per iteration each partition updates its claims from the broadcast source
-   posteriors and returns its per-source statistics (``S × 4`` floats); the client sums them.
+   posteriors and returns its per-source statistics (``S × 4`` floats), summed in a tree.
    Claim states stay on the workers (``dask.persist``).
+
+Out of core (``spill``, the default without a cluster), the shuffle's pieces and the coded
+partitions are written to disk once and each task reads back the partition it works on
+(:mod:`belief.engines._dask_store`): memory holds the partitions being worked on, the claims'
+log-odds (8 bytes per claim), the claim ids as Arrow text and the per-source arrays, so a
+hundred million reports run on one machine in a few GB.
 
 Pointing it at a distributed cluster
 ------------------------------------
@@ -71,7 +77,7 @@ from belief.engines._dask_parts import (
 )
 from belief.engines._dask_parts import _gather as _gather_part
 from belief.engines._dask_result import _claim_logodds, _collect, _exact_small, _n_cells, _result
-from belief.engines._dask_run import _call, _iterate, _Runner, _summed, _tree
+from belief.engines._dask_run import _call, _iterate, _Runner, _summed, _tree, release_memory
 from belief.engines.fast import JOINT_START_CELLS
 from belief.engines.result import BeliefResult
 from belief.exceptions import ConvergenceWarning, ValidationError
@@ -259,6 +265,7 @@ def _infer(
     source_ids = ids[1].to_pylist()
     warn_unknown_sources(ids[2].to_pylist(), side.sources, str(reports))
     del ids
+    release_memory()
     claim_objs = side.claims if claims is not None else None  # no table: no objects per claim
     ev0 = compile_arrays(ReportArrays(claim_ids, [], *(np.zeros(0, np.int64),) * 5), config,
                          claims=claim_objs, signals=side.signals)  # fmt: skip
@@ -307,6 +314,7 @@ def _infer(
     if shuffle_dir is not None:
         run.wait(parts)  # the parts are written: the shuffle's pieces can go
         shutil.rmtree(shuffle_dir, ignore_errors=True)
+    release_memory()
     limit = min(exact_states, 2**config.max_enumeration)
 
     def solve(parts: list[Any], warm: list[Any] | None, prior: np.ndarray) -> tuple[Any, ...]:
@@ -357,5 +365,5 @@ def _infer(
     if not ok:
         warnings.warn(f"dask backend: no convergence to tol={tol:g} in {max_iter} sweeps",
                       ConvergenceWarning, stacklevel=2)  # fmt: skip
-    done = _collect(run, ev0, parts, states, post, exact)
-    return _result(ev0, slot_ids, done, post, n_iter, ok, config, level, exact, extra)
+    return _result(ev0, slot_ids, _collect(run, ev0, parts, states, post, exact), post, n_iter,
+                   ok, config, level, exact, extra)  # fmt: skip

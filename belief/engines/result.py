@@ -178,8 +178,14 @@ def posterior_frame(
     interval: tuple[np.ndarray, np.ndarray],
     n_reports: np.ndarray,
     n_independent: np.ndarray,
+    *,
+    copy: bool = True,
 ) -> pd.DataFrame:
-    """The contract's posterior table from arrays (a BeliefError instead of any NaN)."""
+    """The contract's posterior table from arrays (a BeliefError instead of any NaN).
+
+    ``copy=False`` makes the table share ``interval``, ``n_reports`` and ``n_independent``
+    (for a caller that owns them and drops them, as the Dask backend does with 10M claims).
+    """
     p = expit(lo)
     bad = np.isnan(lo) | np.isnan(interval[0]) | np.isnan(interval[1])
     if bad.any():
@@ -190,7 +196,7 @@ def posterior_frame(
             f"numerical failure (NaN) on claim(s) {names}: check for extreme prior strengths"
         )
     cols = [p, *interval, verbal_array(p), n_reports, n_independent]
-    return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])))
+    return pd.DataFrame(dict(zip(POSTERIOR_COLUMNS, [claim_ids, *cols])), copy=copy)
 
 
 def reliability_frame(source_ids: list[str], post: np.ndarray) -> pd.DataFrame:
