@@ -30,8 +30,9 @@ from belief.core.compiler import (
 from belief.core.copies import copy_rank, resolve_copies
 from belief.core.groups import group_logodds
 from belief.core.kinds import kind_learning
+from belief.core.propensity import copy_propensity
 from belief.core.repeat_stream import ClaimRepeats
-from belief.core.repeats import copy_propensity, repeat_weights
+from belief.core.repeats import repeat_weights
 from belief.data.arrays import STANCE_RANK, Growable, ReportArrays
 from belief.data.types import Claim
 from belief.exceptions import ValidationError

@@ -57,7 +57,7 @@ from belief.core.compiler import channel_label, compile_arrays, side_codes, sour
 from belief.core.copies import resolve_copies
 from belief.core.hyper import learn_hyper
 from belief.core.kinds import kind_learning
-from belief.core.repeats import copy_propensity
+from belief.core.propensity import copy_propensity
 from belief.data.arrays import ReportArrays
 from belief.data.streaming import empty_chunk
 from belief.data.types import Case

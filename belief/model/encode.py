@@ -16,7 +16,7 @@ import numpy as np
 from scipy.special import digamma, logit, polygamma
 
 from belief.core.compiler import compile_case, has_own_prior, signal_logodds, source_prior
-from belief.core.repeats import copy_propensity_levels
+from belief.core.propensity import copy_propensity_levels
 from belief.data.types import Case, Source
 from belief.priors.config import Config
 from belief.priors.reliability import BetaPrior, resolve_source_prior
