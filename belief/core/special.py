@@ -8,9 +8,9 @@ numpy/scipy only. :func:`lgamma_diff` keeps log-gamma differences exact for huge
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import gammaln
+from scipy.special import digamma, gammaln
 
-__all__ = ["cell_llr", "lgamma_diff", "log_beta_ratio", "trigamma"]
+__all__ = ["cell_llr", "cell_moments", "lgamma_diff", "log_beta_ratio", "trigamma"]
 
 _STIRLING_FROM = 1e5  # above this, log-gamma differences use Stirling (error < 1e-17)
 
@@ -88,3 +88,29 @@ def trigamma(x: np.ndarray) -> np.ndarray:
     inv2 = inv * inv
     tail = inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (1 / 30 - inv2 * 5 / 66))))
     return acc + inv + inv2 / 2 + inv * tail
+
+
+def cell_moments(
+    x: np.ndarray, y: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and variance of a cell's log-likelihood ratio (``x`` confirms, ``y`` denies) over
+    independent Betas: sensitivity ``Beta(a, b)``, specificity ``Beta(c, d)``.
+
+    The ratio is ``x log θ + y log(1-θ) - x log(1-φ) - y log φ``; digammas give its mean,
+    trigammas its variance (with the covariance of log θ and log(1-θ), and of log φ and
+    log(1-φ)).
+
+    Examples
+    --------
+    >>> m, v = cell_moments(*(np.array([t]) for t in (1.0, 0.0, 8.0, 2.0, 7.0, 3.0)))
+    >>> from scipy.special import digamma
+    >>> bool(np.isclose(m[0], digamma(8) - digamma(10) - digamma(3) + digamma(10)))
+    True
+    """
+    dab, dcd = digamma(a + b), digamma(c + d)
+    m = x * (digamma(a) - digamma(d)) + y * (digamma(b) - digamma(c)) + (x + y) * (dcd - dab)
+    tab, tcd = trigamma(a + b), trigamma(c + d)
+    v = x * x * (trigamma(a) - tab + trigamma(d) - tcd)  # var log θ, log(1-φ)
+    v += y * y * (trigamma(b) - tab + trigamma(c) - tcd)  # var log(1-θ), log φ
+    v -= 2 * x * y * (tab + tcd)  # cov(log θ, log(1-θ)) + cov(log φ, log(1-φ))
+    return m, v

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import digamma
 
-from belief.core.special import cell_llr, trigamma
+from belief.core.special import cell_llr, cell_moments, trigamma
 
 __all__ = ["Block"]
 
@@ -37,6 +37,17 @@ def _unit_keys(
     new[:1] = True
     np.not_equal(key[1:] >> 1, key[:-1] >> 1, out=new[1:])
     return key, new
+
+
+def mixed_cavity(
+    mixed: tuple[np.ndarray, ...], post: np.ndarray, q: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """General cells ``(claim, source, x, y)``: ``(x, y, a, b, c, d)`` with the cavity Beta
+    parameters (the source's posterior without the cell's own expected counts)."""
+    claim, source, x, y = mixed
+    qc, p = q[claim], post[source]
+    a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
+    return x, y, a, b, p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
 
 
 class Block:
@@ -184,11 +195,7 @@ class Block:
             v *= w
 
     def _cavity(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
-        """General cells: ``(x, y, a, b, c, d)`` with the cavity Beta parameters."""
-        claim, source, x, y = self._mixed
-        qc, p = q[claim], post[source]
-        a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
-        return x, y, a, b, p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
+        return mixed_cavity(self._mixed, post, q)
 
     def claim_sums(self, post: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Per claim, the summed log-likelihood ratios of its cells under the cavity.
@@ -234,14 +241,5 @@ class Block:
         for i in range(0, n, _MOMENT_CHUNK):  # chunks: the temporaries stay in cache
             sl = slice(i, min(i + _MOMENT_CHUNK, n))
             m[sl], v[sl] = self._pure_moments(sl, cols, q)
-        x, y, a, b, c, d = self._cavity(post, q)
-        dab, dcd = digamma(a + b), digamma(c + d)
-        m[n:] = (
-            x * (digamma(a) - digamma(d)) + y * (digamma(b) - digamma(c)) + (x + y) * (dcd - dab)
-        )
-        tab, tcd = trigamma(a + b), trigamma(c + d)
-        vm = x * x * (trigamma(a) - tab + trigamma(d) - tcd)  # var log θ, log(1-φ)
-        vm += y * y * (trigamma(b) - tab + trigamma(c) - tcd)  # var log(1-θ), log φ
-        vm -= 2 * x * y * (tab + tcd)  # cov(log θ, log(1-θ)) + cov(log φ, log(1-φ))
-        v[n:] = vm
+        m[n:], v[n:] = cell_moments(*self._cavity(post, q))
         return np.bincount(self.claim, m, self.n_claims), np.bincount(self.claim, v, self.n_claims)

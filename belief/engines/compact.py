@@ -16,7 +16,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.special import digamma
 
-from belief.core.special import cell_llr, trigamma
+from belief.core.special import cell_llr, cell_moments, trigamma
+from belief.engines.cells import mixed_cavity
 
 __all__ = ["CompactBlock"]
 
@@ -167,11 +168,7 @@ class CompactBlock:
         np.log(np.divide(p1, p2, out=wq), out=wq)
 
     def _cavity(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
-        """General cells: ``(x, y, a, b, c, d)`` with the cavity Beta parameters."""
-        claim, source, x, y = self._mixed
-        qc, p = q[claim], post[source]
-        a, b = p[:, 0] - x * qc, p[:, 1] - y * qc
-        return x, y, a, b, p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
+        return mixed_cavity(self._mixed, post, q)
 
     def claim_sums(self, post: np.ndarray, q: np.ndarray) -> np.ndarray:
         """Per claim, the summed log-likelihood ratios of its cells under the cavity.
@@ -211,12 +208,6 @@ class CompactBlock:
         ab, cd = post[s, 0] + post[s, 1] - qc, post[s, 2] + post[s, 3] - (1 - qc)
         m = digamma(p1) - digamma(p2) + digamma(cd) - digamma(ab)
         v = trigamma(p1) - trigamma(ab) + trigamma(p2) - trigamma(cd)
-        x, y, a, b, c, d = self._cavity(post, q)
-        dab, dcd = digamma(a + b), digamma(c + d)
-        mm = x * (digamma(a) - digamma(d)) + y * (digamma(b) - digamma(c)) + (x + y) * (dcd - dab)
-        tab, tcd = trigamma(a + b), trigamma(c + d)
-        vm = x * x * (trigamma(a) - tab + trigamma(d) - tcd)  # var log θ, log(1-φ)
-        vm += y * y * (trigamma(b) - tab + trigamma(c) - tcd)  # var log(1-θ), log φ
-        vm -= 2 * x * y * (tab + tcd)  # cov(log θ, log(1-θ)) + cov(log φ, log(1-φ))
+        mm, vm = cell_moments(*self._cavity(post, q))
         n, claim = self.n_claims, self.claim
         return np.bincount(claim, np.r_[m, mm], n), np.bincount(claim, np.r_[v, vm], n)
