@@ -98,12 +98,10 @@ class CachedModel:
         """
         if self._nutpie is not None:
             return self._nutpie, 0.0
-        from belief.model.numba_cache import compile_nutpie, mark
+        from belief.model.numba_cache import compile_nutpie
 
         start = time.perf_counter()
-        self._nutpie, on_disk = compile_nutpie(self.model, self.free_names)
-        if on_disk:
-            mark(self.key)
+        self._nutpie, _ = compile_nutpie(self.model, self.free_names, self.key)
         _count_compilation()
         return self._nutpie, time.perf_counter() - start
 

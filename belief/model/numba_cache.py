@@ -25,7 +25,9 @@ nutpie for a small case without compiling anything first (:func:`belief.model.nu
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import os
 import uuid
 from pathlib import Path
@@ -55,8 +57,12 @@ def _versions() -> str:
 
     from belief._version import __version__
 
+    # the graph's code itself, so that an edited model (same version number) is not mistaken
+    # for the cached one
+    here = Path(__file__).parent
+    code = b"".join((here / f).read_bytes() for f in ("graph.py", "encode.py", "numba_cache.py"))
     return f"{CACHE_FORMAT} {__version__} {pymc.__version__} {pytensor.__version__} " + (
-        f"{nutpie.__version__} {numba.__version__}"
+        f"{nutpie.__version__} {numba.__version__} {hashlib.sha256(code).hexdigest()}"
     )
 
 
@@ -78,14 +84,15 @@ def is_marked(key: Any) -> bool:
     return path is not None and path.exists()
 
 
-def mark(key: Any) -> None:
-    """Record that a nutpie model of ``key`` is cached on disk (written atomically)."""
+def mark(key: Any, meta: dict[str, Any] | None = None) -> None:
+    """Record that a nutpie model of ``key`` is cached on disk, with what :func:`compile_nutpie`
+    needs to load it without building PyTensor's functions (``meta``; written atomically)."""
     path = _marker(key)
     if path is None:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.tmp.{uuid.uuid4().hex[:16]}")
-    tmp.write_text("compiled\n")
+    tmp.write_text(json.dumps(meta or {}))
     os.replace(tmp, path)
 
 
@@ -168,25 +175,15 @@ def _user_data_words(user_data: np.ndarray, names: list[str], shared: dict) -> d
     }
 
 
-def _cached_cfunc(pt_fn, name, n_dim, n_expanded, user_data, shared_data, logp: bool):
-    """The C callback around PyTensor's compiled ``pt_fn``, from the disk cache when there."""
+def _cfunc(name, src, key, inner, logp: bool):
+    """The C callback of ``src``, loaded from the disk cache under ``key`` or compiled (which
+    needs ``inner``, PyTensor's compiled function) and saved there."""
     import numba
-    import nutpie
-    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS, compile_numba_function_src
+    from pytensor.link.numba.cache import compile_numba_function_src
 
-    inner = pt_fn.vm.jit_fn
-    inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)
-    if inner_key is None:
-        raise LookupError("PyTensor cannot cache this graph's numba code")
-    names = [v.name for v in pt_fn.get_shared()]
-    arrays = [(shared_data[n].dtype.name, shared_data[n].ndim) for n in names]
-    words = _user_data_words(user_data, names, shared_data)
-    src = _wrapper_source(name, n_dim, n_expanded, arrays, words, logp)
-    key = hashlib.sha256(
-        "\n".join([CACHE_FORMAT, inner_key, src, numba.__version__, nutpie.__version__]).encode()
-    ).hexdigest()
-    env = {"__name__": __name__, "numba": numba, "np": np, "inner": inner}
-    env["to_ptr"] = _address_as_void_pointer()
+    env = {"__name__": __name__, "numba": numba, "np": np, "to_ptr": _address_as_void_pointer()}
+    if inner is not None:
+        env["inner"] = inner
     fn = compile_numba_function_src(src, name, env, cache_key=key)
     ptr = numba.types.CPointer(numba.types.double)
     head = (numba.types.uint64, ptr) if logp else (numba.types.uint64, numba.types.uint64, ptr)
@@ -194,61 +191,157 @@ def _cached_cfunc(pt_fn, name, n_dim, n_expanded, user_data, shared_data, logp: 
     return numba.cfunc(sig, cache=True)(fn)
 
 
-def _compile_cached(model: Any, var_names: list[str]):
-    from nutpie import compile_pymc as ncp
-    from pymc.initial_point import make_initial_point_fn
+def _wrapper(name, inner_key, names, n_dim, n_expanded, user_data, shared_data, logp: bool):
+    """Source and cache key of the C callback around the function of PyTensor key
+    ``inner_key`` whose shared inputs are ``names``."""
+    import numba
+    import nutpie
 
-    point_fn = make_initial_point_fn(
-        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
-    )
-    n_dim, n_expanded, logp_pt, expand_pt, initial_point_fn, shape_info = ncp._make_functions(
-        model,
-        mode="NUMBA",
-        compute_grad=True,
-        join_expanded=True,
-        pymc_initial_point_fn=ncp._wrap_with_lock(point_fn),
-        var_names=var_names,
-    )
-    shared_data, shared_vars = {}, {}
-    for var in [*logp_pt.get_shared(), *expand_pt.get_shared()]:
-        shared_data[var.name] = np.array(var.get_value(), order="C", copy=True)
-        shared_vars[var.name] = var
+    arrays = [(shared_data[n].dtype.name, shared_data[n].ndim) for n in names]
+    words = _user_data_words(user_data, names, shared_data)
+    src = _wrapper_source(name, n_dim, n_expanded, arrays, words, logp)
+    key = hashlib.sha256(
+        "\n".join([CACHE_FORMAT, inner_key, src, numba.__version__, nutpie.__version__]).encode()
+    ).hexdigest()
+    return src, key
+
+
+def _shared(model: Any, names: list[str]):
+    """The values of the model's shared variables ``names`` (read-only copies) and nutpie's
+    user data record pointing at them."""
+    from nutpie import compile_pymc as ncp
+
+    variables = {v.name: v for v in model.data_vars}
+    shared_vars = {n: variables[n] for n in names}
+    shared_data = {n: np.array(v.get_value(), order="C", copy=True) for n, v in shared_vars.items()}
     for value in shared_data.values():
         value.flags.writeable = False
-    user_data = ncp.make_user_data(shared_vars, shared_data)
-    args = (n_dim, n_expanded, user_data, shared_data)
-    logp_fn = _cached_cfunc(logp_pt, "belief_logp", *args, logp=True)
-    expand_fn = _cached_cfunc(expand_pt, "belief_expand", *args, logp=False)
+    return shared_data, ncp.make_user_data(shared_vars, shared_data)
+
+
+def _compiled_model(model, n_dim, n_expanded, shape_info, point_fn, shared, funcs, pt_fns):
+    from nutpie import compile_pymc as ncp
+
     dims, coords = ncp._prepare_dims_and_coords(model, shape_info)
     return ncp.CompiledPyMCModel(
         _n_dim=n_dim,
         dims=dims,
         _coords=coords,
         _shapes={name: tuple(shape) for name, _, shape in zip(*shape_info, strict=True)},
-        compiled_logp_func=logp_fn,
-        compiled_expand_func=expand_fn,
-        initial_point_func=initial_point_fn,
-        shared_data=shared_data,
-        user_data=user_data,
+        compiled_logp_func=funcs[0],
+        compiled_expand_func=funcs[1],
+        initial_point_func=point_fn,
+        shared_data=shared[0],
+        user_data=shared[1],
         n_expanded=n_expanded,
         shape_info=shape_info,
-        logp_func=logp_pt,
-        expand_func=expand_pt,
+        logp_func=pt_fns[0],
+        expand_func=pt_fns[1],
     )
 
 
-def compile_nutpie(model: Any, var_names: list[str]) -> tuple[Any, bool]:
+def _point_fn(model: Any):
+    from nutpie import compile_pymc as ncp
+    from pymc.initial_point import make_initial_point_fn
+
+    fn = make_initial_point_fn(model=model, jitter_rvs=set(model.free_RVs), return_transformed=True)
+    return ncp._wrap_with_lock(fn)
+
+
+def _load_marked(model: Any, meta: dict[str, Any]):
+    """The compiled model from the disk cache, without PyTensor's functions: the marker's
+    ``meta`` gives the layout; the callbacks must load (they cannot compile without PyTensor's
+    function, so a stale cache raises and :func:`compile_nutpie` compiles)."""
+    from nutpie import compile_pymc as ncp
+
+    n_dim, n_expanded = meta["n_dim"], meta["n_expanded"]
+    names, bounds, shapes = meta["shape_info"]
+    slices = [slice(a, b) for a, b in bounds]
+    shape_info = (names, slices, [tuple(x) for x in shapes])
+    shared = _shared(model, meta["shared"])
+    funcs = []
+    for name, logp in (("belief_logp", True), ("belief_expand", False)):
+        part = meta[name]
+        src, key = _wrapper(
+            name, part["inner"], part["names"], n_dim, n_expanded, shared[1], shared[0], logp
+        )
+        if key != part["key"]:
+            raise LookupError("the cached wrapper does not match this model")
+        funcs.append(_cfunc(name, src, key, None, logp))
+        if funcs[-1].cache_hits != 1:
+            raise LookupError("not loaded from the disk cache")
+    free = [n for n, s in zip(names, slices, strict=True) if s.stop <= n_dim]
+    sizes = [tuple(x) for x, s in zip(shape_info[2], slices, strict=True) if s.stop <= n_dim]
+    point_fn = ncp._rv_dict_to_flat_array_wrapper(_point_fn(model), names=free, shapes=sizes)
+    return _compiled_model(
+        model, n_dim, n_expanded, shape_info, point_fn, shared, funcs, (None, None)
+    )
+
+
+def _compile_cached(model: Any, var_names: list[str]):
+    """Build PyTensor's numba functions (loaded from PyTensor's disk cache when there) and the
+    C callbacks around them (from the disk cache when there); also return the marker's
+    metadata."""
+    from nutpie import compile_pymc as ncp
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    n_dim, n_expanded, logp_pt, expand_pt, point_fn, shape_info = ncp._make_functions(
+        model,
+        mode="NUMBA",
+        compute_grad=True,
+        join_expanded=True,
+        pymc_initial_point_fn=_point_fn(model),
+        var_names=var_names,
+    )
+    names = list(dict.fromkeys(v.name for f in (logp_pt, expand_pt) for v in f.get_shared()))
+    shared = _shared(model, names)
+    meta: dict[str, Any] = {"n_dim": int(n_dim), "n_expanded": int(n_expanded), "shared": names}
+    meta["shape_info"] = [
+        list(shape_info[0]),
+        [[int(s.start), int(s.stop)] for s in shape_info[1]],
+        [[int(d) for d in x] for x in shape_info[2]],
+    ]
+    funcs = []
+    for name, pt_fn, logp in (("belief_logp", logp_pt, True), ("belief_expand", expand_pt, False)):
+        inner = pt_fn.vm.jit_fn
+        inner_key = CACHED_SRC_FUNCTIONS.get(inner.py_func)
+        if inner_key is None:
+            raise LookupError("PyTensor cannot cache this graph's numba code")
+        part = [v.name for v in pt_fn.get_shared()]
+        src, key = _wrapper(name, inner_key, part, n_dim, n_expanded, shared[1], shared[0], logp)
+        funcs.append(_cfunc(name, src, key, inner, logp))
+        meta[name] = {"inner": inner_key, "names": part, "key": key}
+    model_out = _compiled_model(
+        model, n_dim, n_expanded, shape_info, point_fn, shared, funcs, (logp_pt, expand_pt)
+    )
+    return model_out, meta
+
+
+def compile_nutpie(model: Any, var_names: list[str], key: Any = None) -> tuple[Any, bool]:
     """nutpie's compiled model of ``model`` tracing ``var_names``, and whether its numba code
     is cached on disk (loaded from there, or compiled and saved there now).
 
-    Falls back to ``nutpie.compile_pymc_model`` (and False) when the cache is off or cannot be
-    used.
+    With ``key`` (the model's key in :mod:`belief.model.cache`), a model of that key compiled by
+    an earlier process is loaded without building PyTensor's functions at all (the marker
+    written then holds their layout), and a model compiled now is marked. Falls back to
+    ``nutpie.compile_pymc_model`` (and False) when the cache is off or cannot be used.
     """
     import nutpie
 
     if cache_dir() is not None:
+        path = _marker(key) if key is not None else None
+        if path is not None and path.exists():
+            try:
+                return _load_marked(model, json.loads(path.read_text())), True
+            except Exception:  # a stale or partial cache: build the functions below
+                pass
         try:
-            return _compile_cached(model, var_names), True
+            compiled, meta = _compile_cached(model, var_names)
         except Exception:  # any failure of the cached path: compile as nutpie does
             pass
+        else:
+            if key is not None:
+                with contextlib.suppress(OSError):  # a read-only cache: no marker, no harm
+                    mark(key, meta)
+            return compiled, True
     return nutpie.compile_pymc_model(model, backend="numba", var_names=var_names), False

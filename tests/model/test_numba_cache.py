@@ -13,7 +13,7 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -111,32 +111,63 @@ def test_refilled_cached_model_answers_for_the_new_data(compiled):
     assert logp != pytest.approx(call_logp(out, x)[0], abs=1e-3)  # not the old data's
 
 
-def test_a_second_process_loads_the_model_from_disk(compiled):
-    script = textwrap.dedent(
-        """
-        import json, sys
-        sys.path.insert(0, sys.argv[1])
-        sys.path.insert(0, sys.argv[2])
-        from test_numba_cache import tiny_case
-        from belief.model import ClaimBeliefModel
-        from belief.model.estimator import prepare
-        from belief.model.graph import build_model
-        from belief.model.numba_cache import compile_nutpie
-        data, cfg = prepare(tiny_case(), ClaimBeliefModel().full_model_config)
-        model = build_model(data, cfg)
-        out, on_disk = compile_nutpie(model, [rv.name for rv in model.free_RVs])
-        hits = [out.compiled_logp_func.cache_hits, out.compiled_expand_func.cache_hits]
-        print(json.dumps([on_disk, hits]))
-        """
-    )
+SECOND_PROCESS = """
+import json, sys
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from test_numba_cache import as_point, call_logp, tiny_case
+from belief.model import ClaimBeliefModel
+from belief.model.estimator import prepare
+from belief.model.graph import build_model
+from belief.model.numba_cache import compile_nutpie
+data, cfg = prepare(tiny_case(), ClaimBeliefModel().full_model_config)
+model = build_model(data, cfg)
+out, on_disk = compile_nutpie(model, [rv.name for rv in model.free_RVs], key=sys.argv[3])
+hits = [out.compiled_logp_func.cache_hits, out.compiled_expand_func.cache_hits]
+x = np.random.default_rng(6).normal(0.0, 0.5, out.n_dim)
+logp, grad = call_logp(out, x)
+point = as_point(out, x)
+error = [abs(logp - float(model.compile_logp()(point))),
+         float(np.max(np.abs(grad - model.compile_dlogp()(point))))]
+print(json.dumps([on_disk, hits, out.logp_func is None, error]))
+"""
+
+
+def second_process(key: str):
     env = os.environ | {"PYTHONWARNINGS": "ignore"}
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(ROOT), str(Path(__file__).parent)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
-    )  # fmt: skip
+    args = [sys.executable, "-c", SECOND_PROCESS, str(ROOT), str(Path(__file__).parent), key]
+    done = subprocess.run(args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
-    on_disk, hits = json.loads(done.stdout.strip().splitlines()[-1])
-    assert on_disk and hits == [1, 1]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_second_process_loads_the_model_from_disk(compiled, key):
+    """With the model's key: the first process builds PyTensor's functions and marks the key;
+    the next loads the callbacks from the marker alone (no PyTensor functions), and they give
+    the model's log density and gradient."""
+    on_disk, hits, skipped, error = second_process(key)
+    assert on_disk and hits == [1, 1] and not skipped  # the test's module compiled them
+    assert numba_cache.is_marked(key)
+    on_disk, hits, skipped, error = second_process(key)
+    assert on_disk and hits == [1, 1] and skipped
+    assert error[0] < 1e-9 and error[1] < 1e-8
+
+
+@pytest.fixture
+def key():
+    """A model key no earlier run marked (its marker removed afterwards)."""
+    key = f"tiny-{uuid.uuid4().hex}"
+    yield key
+    numba_cache._marker(key).unlink(missing_ok=True)
+
+
+def test_a_stale_marker_falls_back_to_building_the_functions(compiled, key):
+    model, _ = compiled
+    numba_cache.mark(key, {"n_dim": 1})  # wrong and incomplete layout
+    out, on_disk = numba_cache.compile_nutpie(model, [rv.name for rv in model.free_RVs], key)
+    assert on_disk and out.logp_func is not None  # built, not loaded from the marker
+    assert json.loads(numba_cache._marker(key).read_text())["n_dim"] == out.n_dim  # re-marked
 
 
 def test_auto_picks_nutpie_for_a_small_case_cached_on_disk(tmp_path, monkeypatch):
