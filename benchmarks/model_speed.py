@@ -36,8 +36,10 @@ a fresh Python process, so the first fit pays every compilation, as ``belief inf
 
 ``--cli`` adds the end-to-end time of ``belief infer --method mcmc`` (CSV tables in, CSV out,
 default back-end) per case. Closed-form engines are timed on the same data as the baseline.
-PyTensor keeps compiled C code on disk, so the very first run on a machine is slower; numba's
-compilation of nutpie's model is redone in every process.
+PyTensor keeps compiled C code on disk, and nutpie's compiled numba model is cached on disk too
+(:mod:`belief.model.numba_cache`, per model shape), so the first run of a case on a machine is
+slower than the next ones (``compile s`` 15-25 s against about 2 s for nutpie). ``--cold`` gives
+every process an empty PyTensor cache directory (a first run on a fresh machine).
 
 Usage::
 
@@ -50,9 +52,11 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -67,6 +71,20 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # this checkout's belief, here and (PYTHONPATH) in the workers
 SEED_CASE = ROOT / "seeds" / "khasham.yaml"
 TARGETS = {"seed": 10.0, "large": 30.0}  # seconds, including compilation
+COLD: list[bool] = []  # --cold: every child process gets an empty PyTensor cache directory
+
+
+def child_env() -> dict[str, str]:
+    """The environment of a worker or ``belief infer`` process: this checkout's belief first
+    on the path and, with ``--cold``, a fresh PyTensor cache directory (C and numba code)."""
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = os.environ | {"PYTHONPATH": path}
+    if COLD:
+        fresh = tempfile.mkdtemp(prefix="belief-cold-")
+        atexit.register(shutil.rmtree, fresh, ignore_errors=True)
+        flags = [env.get("PYTENSOR_FLAGS", ""), f"base_compiledir={fresh}"]
+        env["PYTENSOR_FLAGS"] = ",".join(f for f in flags if f)
+    return env
 
 
 def large_case(random_seed: int = 0):
@@ -150,10 +168,8 @@ def run_worker(label: str, sampler: str, size: dict) -> dict:
     """:func:`worker` in a fresh Python process (cold in-process caches)."""
     cmd = [sys.executable, __file__, "--worker", label, sampler, json.dumps(size)]
     # this checkout's belief: a script's own folder, not the cwd, starts sys.path, so without
-    # this the worker would import whichever belief the environment installed
-    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
-    env = os.environ | {"PYTHONPATH": path}
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env)
+    # PYTHONPATH the worker would import whichever belief the environment installed
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=child_env())
     if done.returncode:
         raise RuntimeError(f"{label}/{sampler} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -173,7 +189,7 @@ def run_cli(label: str, size: dict) -> dict:
         cmd += ["--chains", str(size["chains"]), "--draws", str(size["draws"])]
         cmd += ["--tune", str(size["tune"])]
         start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=child_env())
         seconds = time.perf_counter() - start
     if done.returncode:
         raise RuntimeError(f"belief infer failed:\n{done.stderr[-3000:]}")
@@ -225,8 +241,13 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "--copy", default="learn", help="copy_propensity modes to time: learn, fixed or both"
     )
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--cold", action="store_true", help="an empty PyTensor cache (C and numba) per process"
+    )
     parser.add_argument("--worker", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.cold:
+        COLD.append(True)
     if args.worker:
         label, sampler, size = args.worker
         print(json.dumps(worker(label, sampler, json.loads(size))))

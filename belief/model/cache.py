@@ -77,23 +77,31 @@ class CachedModel:
 
     @property
     def has_nutpie(self) -> bool:
-        """Whether a nutpie model is compiled for this key."""
+        """Whether a nutpie model is compiled for this key in this process."""
         return self._nutpie is not None
+
+    @property
+    def nutpie_on_disk(self) -> bool:
+        """Whether a nutpie model of this key was compiled and cached on disk (by any
+        process: :func:`belief.model.numba_cache.is_marked`)."""
+        from belief.model.numba_cache import is_marked
+
+        return is_marked(self.key)
 
     def nutpie_model(self) -> tuple[Any, float]:
         """nutpie's compiled model (numba) and the seconds spent compiling it now (0 if cached).
 
         Only the free variables are traced: the deterministics are computed afterwards
-        (:meth:`deterministics`), which keeps numba's compilation short.
+        (:meth:`deterministics`), which keeps numba's compilation short. The numba code is
+        cached on disk (:mod:`belief.model.numba_cache`): a model of this key compiled by an
+        earlier process is loaded (a second or two) rather than compiled again.
         """
         if self._nutpie is not None:
             return self._nutpie, 0.0
-        import nutpie
+        from belief.model.numba_cache import compile_nutpie
 
         start = time.perf_counter()
-        self._nutpie = nutpie.compile_pymc_model(
-            self.model, backend="numba", var_names=self.free_names
-        )
+        self._nutpie, _ = compile_nutpie(self.model, self.free_names, self.key)
         _count_compilation()
         return self._nutpie, time.perf_counter() - start
 

@@ -169,5 +169,6 @@ def prepare(
         keep_copies=learned_copies,
         copy_propensity=resolved["copy_propensity"],
         copy_mean=resolved["copy_prior"]["mean"],
+        kind_mean_sd=float(resolved["kind_mean_sd"]),
     )
     return data, resolved

@@ -72,6 +72,7 @@ class ModelData:
     copy_learned: np.ndarray
     copy_value: np.ndarray
     copy_centre: np.ndarray
+    kind_mean_sd: float = 0.75
 
     @property
     def r_mixture(self) -> np.ndarray:
@@ -192,6 +193,7 @@ def encode_case(
     keep_copies: bool,
     copy_propensity: str = "fixed",
     copy_mean: float = 0.05,
+    kind_mean_sd: float = 0.75,
 ) -> ModelData:
     """Encode ``case`` for :func:`build_model`.
 
@@ -208,6 +210,9 @@ def encode_case(
         Whether the copy propensities the config does not fix are learned (model_config
         ``copy_propensity``), and ``copy_mean`` the prior centre of those whose kind and
         default are 0.
+    kind_mean_sd : float
+        model_config ``kind_mean_sd`` (the normalizing constant of the kinds' skill prior is
+        data of the model, :func:`belief.model.graph.data_values`).
 
     Returns
     -------
@@ -276,4 +281,5 @@ def encode_case(
         copy_learned=copy_learned,
         copy_value=copy_value,
         copy_centre=copy_centre,
+        kind_mean_sd=float(kind_mean_sd),
     )

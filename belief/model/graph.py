@@ -92,6 +92,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 from pytensor.gradient import disconnected_grad
+from scipy.special import log_ndtr
 
 from belief.model.encode import NO_KIND, ModelData, encode_case, logit_normal
 
@@ -123,7 +124,8 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
     member, ``group_member`` and ``group_gather`` (into ``[D; prior log-odds]``, hence two
     blocks). Signals: ``sig_*``. Reliability, sensitivity then specificity of every source
     (flat, ``2 x sources``): ``rel_kind`` (into the kind arrays), ``own``, ``own_m``, ``own_sd``;
-    per kind the prior centres ``skill_centre`` and ``bias_centre``. Reports, originals
+    per kind the prior centres ``skill_centre`` and ``bias_centre`` and ``skill_lognorm``, the
+    log normalizing constant of the skill prior (from ``data.kind_mean_sd``). Reports, originals
     (``o_*``) and copies (``c_*``) apart: ``*_claim`` and ``*_cell`` (cell = 3 x source +
     alignment + 1, plus 3 x sources for a confirm) and the number of reports per cell,
     ``*_count``. Reports that may be unattributed repeats (:attr:`ModelData.r_mixture`) are
@@ -154,6 +156,7 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
     gather = np.where(member, data.group_index, 0)
     align = np.rint(data.r_align).astype(np.int64)
     cell = data.r_source * 3 + align + 1 + n_cells * data.r_confirm.astype(np.int64)
+    skill = data.kind_m[0] + data.kind_m[1]
     values = {
         "lo_fixed": data.lo_fixed,
         "use_base": data.use_base,
@@ -164,8 +167,10 @@ def data_values(data: ModelData) -> dict[str, np.ndarray]:
         "own": data.own.ravel(),
         "own_m": data.own_m.ravel(),
         "own_sd": data.own_sd.ravel(),
-        "skill_centre": data.kind_m[0] + data.kind_m[1],
+        "skill_centre": skill,
         "bias_centre": (data.kind_m[0] - data.kind_m[1]) / 2.0,
+        # log P(skill >= 0) under the skill prior's normal (see _reliability)
+        "skill_lognorm": log_ndtr(np.abs(skill) / (np.sqrt(2.0) * data.kind_mean_sd)),
     }
     if data.sig_claim.size:
         values |= {"sig_claim": data.sig_claim, "sig_kind": data.sig_kind}
@@ -300,6 +305,21 @@ def _prior_logodds(v: Mapping[str, Any], config: Mapping[str, Any]):
     return lo
 
 
+def _positive_normal_logp(value, mu, sigma, lognorm):
+    """Log density of ``Normal(mu, sigma)`` truncated to ``[0, inf)``; ``lognorm`` is
+    ``log P(X >= 0)`` (:func:`data_values`' ``skill_lognorm``)."""
+    logp = -0.5 * ((value - mu) / sigma) ** 2 - pt.log(sigma) - 0.5 * np.log(2.0 * np.pi)
+    return pt.switch(pt.ge(value, 0.0), logp - lognorm, -np.inf)
+
+
+def _positive_normal_random(mu, sigma, lognorm, rng=None, size=None):
+    """Draws of :func:`_positive_normal_logp`'s distribution (prior predictive)."""
+    from scipy.stats import truncnorm
+
+    mu, sigma = np.asarray(mu, float), np.asarray(sigma, float)
+    return truncnorm.rvs(-mu / sigma, np.inf, loc=mu, scale=sigma, size=size, random_state=rng)
+
+
 def _reliability(v: Mapping[str, Any], config: Mapping[str, Any], n_kinds: int):
     """Logit sensitivity then specificity of every source (flat), and the kind parameters.
 
@@ -309,8 +329,13 @@ def _reliability(v: Mapping[str, Any], config: Mapping[str, Any], n_kinds: int):
     sd = float(config["kind_mean_sd"])
     centre = v["skill_centre"]
     if config.get("constrain_skill", True):
-        skill = pm.TruncatedNormal(
-            "kind_skill", mu=pt.abs(centre), sigma=np.sqrt(2.0) * sd, lower=0.0, dims="kind",
+        # the normal truncated at 0, with its normalizing constant as data (``skill_lognorm``):
+        # pm.TruncatedNormal computes it in the graph with erfcx, which numba cannot cache
+        # (belief.model.numba_cache); the same density and log transform
+        skill = pm.CustomDist(
+            "kind_skill", pt.abs(centre), np.sqrt(2.0) * sd, v["skill_lognorm"], dims="kind",
+            logp=_positive_normal_logp, random=_positive_normal_random,
+            default_transform=pm.distributions.transforms.log,
             initval=pt.maximum(pt.abs(centre), 0.1),  # the prior centre, not PyMC's 1.0
         )  # fmt: skip
         half = pt.switch(pt.ge(centre, 0.0), skill, -skill) / 2.0
@@ -419,6 +444,11 @@ def build_model(data: ModelData, config: Mapping[str, Any]):
     >>> sorted(model.named_vars_to_dims["p_true"])
     ['claim']
     """
+    if float(config["kind_mean_sd"]) != data.kind_mean_sd:
+        raise ValueError(
+            f"kind_mean_sd: the data were encoded with {data.kind_mean_sd}, the configuration "
+            f"says {config['kind_mean_sd']} (encode with prepare())"
+        )
     values = data_values(data)
     n_sources, n_kinds = len(data.source_ids), len(data.kinds)
     coords = data.coords | {"rate": ["sensitivity", "specificity"]}

@@ -4,7 +4,8 @@
 
 ``"auto"`` (default)
     nutpie when it is installed and either a compiled nutpie model of the case's shape is
-    cached (:mod:`belief.model.cache`) or the sampling work, reports x chains x (draws + tune),
+    cached (in the process, :mod:`belief.model.cache`, or on disk by an earlier process,
+    :mod:`belief.model.numba_cache`) or the sampling work, reports x chains x (draws + tune),
     reaches :data:`NUTPIE_MIN_WORK`; PyMC's sampler otherwise. nutpie's gradient is several
     times cheaper, but numba takes seconds to compile it (measured in ``benchmarks/README.md``,
     "Joint model speed"): on a small case such as the seed case PyMC's sampler finishes first.
@@ -111,6 +112,8 @@ def choose_sampler(
     if requested == "auto":
         if entry.has_nutpie:
             reason = "auto: a compiled nutpie model of this shape is cached"
+        elif nutpie_installed() and entry.nutpie_on_disk:
+            reason = "auto: a compiled nutpie model of this shape is cached on disk"
         elif work >= NUTPIE_MIN_WORK:
             reason = f"auto: sampling work {work:,} >= {NUTPIE_MIN_WORK:,}"
         else:

@@ -413,3 +413,27 @@ def test_logit_normal_matches_beta_logit_moments(a, b):
     m, sd = logit_normal(BetaPrior(a, b))
     assert m == pytest.approx(y.mean(), abs=0.02)
     assert sd == pytest.approx(y.std(), rel=0.02)
+
+
+def test_kind_skill_prior_is_the_truncated_normal(case):
+    """The skill prior (a normal truncated at 0, its normalizing constant as data) draws and
+    scores like scipy's truncnorm, for another kind_mean_sd than the default too."""
+    import pymc as pm
+
+    sd = 1.3
+    model, resolved = model_for(case, kind_mean_sd=sd)
+    prior = pm.sample_prior_predictive(4000, model=model, random_seed=3).prior["kind_skill"]
+    draws = prior.values.reshape(-1, prior.shape[-1])
+    assert (draws >= 0).all()
+    data, _ = prepare(case, DEFAULT_MODEL_CONFIG | {"kind_mean_sd": sd})
+    centre = np.abs(data.kind_m[0] + data.kind_m[1])
+    scale = math.sqrt(2.0) * sd
+    dist = stats.truncnorm(-centre / scale, np.inf, loc=centre, scale=scale)
+    se = dist.std() / math.sqrt(len(draws))
+    assert np.all(np.abs(draws.mean(axis=0) - dist.mean()) < 4 * se)
+    x = np.linspace(0.1, 3.0, len(centre))
+    logp = pm.logp(model["kind_skill"], x).eval()
+    np.testing.assert_allclose(logp, dist.logpdf(x), rtol=1e-10)
+    assert np.all(pm.logp(model["kind_skill"], -x).eval() == -np.inf)
+    with pytest.raises(ValueError, match="kind_mean_sd"):  # data encoded for another sd
+        build_model(data, resolved | {"kind_mean_sd": 0.5})

@@ -182,6 +182,7 @@ def test_auto_chooses_by_work_and_cache(seed_case):
 
     class Entry:
         has_nutpie = False
+        nutpie_on_disk = False
 
     small = {"chains": 4, "draws": 1000, "tune": 1000}
     assert choose_sampler("auto", Entry(), data, small)[0] == "pymc"
