@@ -60,7 +60,9 @@ def _versions() -> str:
     # the graph's code itself, so that an edited model (same version number) is not mistaken
     # for the cached one
     here = Path(__file__).parent
-    code = b"".join((here / f).read_bytes() for f in ("graph.py", "encode.py", "numba_cache.py"))
+    code = b"".join(
+        (here / f).read_bytes() for f in ("graph.py", "values.py", "encode.py", "numba_cache.py")
+    )
     return f"{CACHE_FORMAT} {__version__} {pymc.__version__} {pytensor.__version__} " + (
         f"{nutpie.__version__} {numba.__version__} {hashlib.sha256(code).hexdigest()}"
     )
