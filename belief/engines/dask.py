@@ -18,7 +18,7 @@ never gathered on one machine:
 
 Out of core (``spill``, the default without a cluster), the shuffle's pieces and the coded
 partitions are written to disk once and each task reads back the partition it works on
-(:mod:`belief.engines._dask_store`): memory holds the partitions being worked on, the claims'
+(``belief/engines/_dask_store.py``): memory holds the partitions being worked on, the claims'
 log-odds (8 bytes per claim), the claim ids as Arrow text and the per-source arrays, so a
 hundred million reports run on one machine in a few GB.
 
@@ -196,7 +196,7 @@ def infer_dask(
         only says whether a claims table was given.
     spill : bool, path or None
         Out of core: the shuffle and the coded partitions are written to disk once and read
-        back by each task (:mod:`belief.engines._dask_store`), so only the partitions being
+        back by each task (``belief/engines/_dask_store.py``), so only the partitions being
         worked on are in memory. ``None`` (the default) spills when no ``client`` is given (one
         machine); ``True`` spills to the system's temporary directory, a path spills there (with
         a cluster: a directory every worker can read), ``False`` keeps the partitions in
