@@ -233,7 +233,12 @@ def _spill_dir(spill: bool | str | os.PathLike[str] | None, client: Any) -> Any:
     if spill is False:
         return None
     where = None if spill is True else os.fspath(spill)
-    return tempfile.TemporaryDirectory(prefix="belief-dask-", dir=where)
+    if where is not None and not os.path.isdir(where):
+        raise ValidationError(
+            f"spill={where!r}: not a directory (give an existing directory, True, False or None)"
+        )
+    # ignore_cleanup_errors: on Windows a file still mapped by a live array cannot be removed
+    return tempfile.TemporaryDirectory(prefix="belief-dask-", dir=where, ignore_cleanup_errors=True)
 
 
 def _infer(

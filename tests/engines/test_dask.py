@@ -89,6 +89,15 @@ def test_out_of_core_equals_in_memory_and_leaves_no_files(tmp_path, seed, settin
     assert_same(memory, spilled)
 
 
+def test_spill_to_a_missing_directory_is_named(tmp_path):
+    rec = random_records(2, n_reports=30)
+    files = split_reports(rec, tmp_path, 2)
+    missing = tmp_path / "nowhere"
+    with pytest.raises(ValidationError, match=r"spill=.*nowhere.*: not a directory"):
+        infer_dask(files, spill=missing, scheduler="synchronous")
+    assert not missing.exists()
+
+
 def test_local_cluster_equals_in_memory(tmp_path):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed")
     rec = random_records(9, n_reports=80)
