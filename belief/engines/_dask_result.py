@@ -76,16 +76,21 @@ def _n_cells(part: Any) -> int:
 _BATCH = 8
 
 
+def _batched(run: _Runner, fn: Any, parts: list[Any], states: list[Any], *args: Any) -> Any:
+    """``fn(part, state, *args)`` of every partition, computed and yielded ``_BATCH`` at a time."""
+    for i in range(0, len(parts), _BATCH):
+        batch = zip(parts[i : i + _BATCH], states[i : i + _BATCH])
+        yield from run.compute([_call(fn, p, s, *args) for p, s in batch])
+
+
 def _claim_logodds(
     run: _Runner, ev0: Any, parts: list[Any], states: list[Any],
     exact: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:  # fmt: skip
     """Every claim's log-odds at ``states`` (claims without reports keep their prior)."""
     lo = group_logodds(ev0.prior_logodds, ev0.groups)
-    for i in range(0, len(parts), _BATCH):
-        batch = zip(parts[i : i + _BATCH], states[i : i + _BATCH])
-        for claims, values in run.compute([_call(_lo_of, p, s) for p, s in batch]):
-            lo[claims] = values
+    for claims, values in _batched(run, _lo_of, parts, states):
+        lo[claims] = values
     lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
     return lo
 
@@ -100,19 +105,17 @@ def _collect(
 ) -> tuple[np.ndarray, ...]:  # fmt: skip
     """Every claim's ``lo, centre, var, n_rep, n_ind`` and the sources used, a few partitions'
     results at a time (others keep their prior)."""
+    from dask import delayed
+
     n = len(ev0.claim_ids)
     lo = group_logodds(ev0.prior_logodds, ev0.groups)
     centre, var = lo.copy(), np.zeros(n)
     n_rep, n_ind = np.zeros(n, np.int64), np.zeros(n, np.int64)
     used = np.zeros(len(post), bool)
-    from dask import delayed
-
-    shared = delayed(post, pure=True)
-    for i in range(0, len(parts), _BATCH):
-        batch = zip(parts[i : i + _BATCH], states[i : i + _BATCH])
-        for claims, *values, on in run.compute([_call(_finish, p, s, shared) for p, s in batch]):
-            lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
-            used[on] = True
+    shared = delayed(post, pure=True)  # one copy, not one per task
+    for claims, *values, on in _batched(run, _finish, parts, states, shared):
+        lo[claims], centre[claims], var[claims], n_rep[claims], n_ind[claims] = values
+        used[on] = True
     lo[exact[0]] = exact[1]  # small coupled components: exact, as the in-memory engine
     return lo, centre, var, n_rep, n_ind, np.flatnonzero(used)
 

@@ -50,6 +50,26 @@ def mixed_cavity(
     return x, y, a, b, p[:, 2] - y * (1 - qc), p[:, 3] - x * (1 - qc)
 
 
+def cavity_llr(
+    wq: np.ndarray, p1: np.ndarray, p2: np.ndarray, ab: np.ndarray, cd: np.ndarray,
+    w: np.ndarray | float, out: np.ndarray,
+) -> None:  # fmt: skip
+    """One-report cells of one stance, in place: ``out = log(p1' (c+d)' / (p2' (a+b)'))``.
+
+    ``wq`` is the cell's weight times P(true) of its claim, ``p1, p2`` are ``(a, d)`` (confirm)
+    or ``(b, c)`` (deny) of its source's posterior, ``ab, cd`` its ``a + b`` and ``c + d``; the
+    cavity (primes) removes the cell's own expected counts. Every input buffer is overwritten.
+    """
+    p1 -= wq
+    ab -= wq
+    wq -= w  # now -w (1 - q)
+    p2 += wq
+    cd += wq
+    p1 /= ab  # predictive means first: no overflow for huge prior strengths
+    p2 /= cd
+    np.log(np.divide(p1, p2, out=out), out=out)
+
+
 class Block:
     """The informative reports of some claims, merged into (claim, source) cells.
 
@@ -182,15 +202,7 @@ class Block:
         np.take(cols[1], self._pure_col[sl], out=p2, mode="clip")
         np.take(cols[2], self._pure_source[sl], out=ab, mode="clip")
         np.take(cols[3], self._pure_source[sl], out=cd, mode="clip")
-        # the cavity removes the cell's own reports from its source's posterior
-        p1 -= wq
-        ab -= wq
-        wq -= w  # now -w (1 - q)
-        p2 += wq
-        cd += wq
-        p1 /= ab  # predictive means first: no overflow for huge prior strengths
-        p2 /= cd
-        np.log(np.divide(p1, p2, out=v), out=v)
+        cavity_llr(wq, p1, p2, ab, cd, w, v)
         if not self._unit:
             v *= w
 

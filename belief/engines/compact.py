@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from scipy.special import digamma
 
 from belief.core.special import cell_llr, cell_moments, trigamma
-from belief.engines.cells import mixed_cavity
+from belief.engines.cells import cavity_llr, mixed_cavity
 
 __all__ = ["CompactBlock"]
 
@@ -157,15 +157,7 @@ class CompactBlock:
         np.take(cols[1], col, out=p2)
         np.take(cols[2], col, out=ab)  # a + b and c + d are repeated for both stances
         np.take(cols[3], col, out=cd)
-        # the cavity removes the cell's own report from its source's posterior
-        p1 -= wq
-        ab -= wq
-        wq -= 1.0  # now -(1 - q)
-        p2 += wq
-        cd += wq
-        p1 /= ab  # predictive means first: no overflow for huge prior strengths
-        p2 /= cd
-        np.log(np.divide(p1, p2, out=wq), out=wq)
+        cavity_llr(wq, p1, p2, ab, cd, 1.0, wq)  # unit weights: the result in wq
 
     def _cavity(self, post: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, ...]:
         return mixed_cavity(self._mixed, post, q)
