@@ -250,18 +250,24 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_logp_and_p_true_match_numpy_reference(case, name):
-    model, resolved = model_for(case, **CONFIGS[name])
-    logp_fn = model.compile_logp(jacobian=False)
-    p_fn = p_true_fn(model)
-    rng = np.random.default_rng(7)
-    for _ in range(4):
+def assert_matches_reference(model, case, resolved, *, seed: int, n_points: int) -> dict:
+    """The model's log density and P(true) equal the plain-numpy reference at ``n_points``
+    random points; returns the last point."""
+    logp_fn, p_fn = model.compile_logp(jacobian=False), p_true_fn(model)
+    rng = np.random.default_rng(seed)
+    for _ in range(n_points):
         point, values = random_point(model, rng)
         expected_logp, expected_p = reference(case, values, resolved)
         # 1e-6: PyMC's HalfNormal log-density carries a constant rounded to float32 (~1e-8 each)
         assert logp_fn(point) == pytest.approx(expected_logp, rel=0, abs=1e-6)
         np.testing.assert_allclose(p_fn(point), expected_p, rtol=1e-8, atol=1e-12)
+    return point
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_logp_and_p_true_match_numpy_reference(case, name):
+    model, resolved = model_for(case, **CONFIGS[name])
+    assert_matches_reference(model, case, resolved, seed=7, n_points=4)
 
 
 @pytest.mark.parametrize("mode", ["learn", "fixed"])
@@ -274,13 +280,7 @@ def test_logp_matches_reference_with_configured_propensities(mode):
     with pytest.warns(UserWarning):  # s6 is not in the sources table
         case = case_from_records(records, "graph-oracle-propensities")
     model, resolved = model_for(case, copy_propensity=mode)
-    logp_fn, p_fn = model.compile_logp(jacobian=False), p_true_fn(model)
-    rng = np.random.default_rng(11)
-    for _ in range(3):
-        point, values = random_point(model, rng)
-        expected_logp, expected_p = reference(case, values, resolved)
-        assert logp_fn(point) == pytest.approx(expected_logp, rel=0, abs=1e-6)
-        np.testing.assert_allclose(p_fn(point), expected_p, rtol=1e-8, atol=1e-12)
+    point = assert_matches_reference(model, case, resolved, seed=11, n_points=3)
     (out,) = model.replace_rvs_by_values([model["copy_propensity"]])
     pi_fn = model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")
     pi = dict(zip(model.coords["source"], pi_fn(point)))
