@@ -18,8 +18,8 @@ from scipy.special import expit, logit
 from belief.core.base_rate import rate_update
 from belief.core.compiler import Evidence
 from belief.core.kinds import kind_means, start_means, with_means
-from belief.engines._dask_parts import _shift, _start, _step
-from belief.engines._dask_store import _Part, _Spilled, _State, load
+from belief.engines._dask_parts import _start, _step
+from belief.engines._dask_store import _Part, _Spilled, _State, load, shift_base
 from belief.engines.fast import Damping
 
 
@@ -70,7 +70,7 @@ def joint_start(
         shifted = parts
         if n:
             delta_t = float(logit(rate)) - start
-            shifted = run.persist([_call(_shift, p, mask, delta_t) for p in parts])
+            shifted = run.persist([_call(shift_base, p, mask, delta_t) for p in parts])
         d = schedule.value
         states = run.persist([_call(_step, p, s, post, d) for p, s in zip(shifted, states)])
         stats, delta, qsum = reduce(states)

@@ -29,7 +29,6 @@ from belief.engines._dask_store import (
     load,
     load_piece,
     save_pieces,
-    shifted,
     spill,
 )
 from belief.engines.compact import CompactBlock
@@ -80,7 +79,7 @@ def _lookup(values: Any, known: Any) -> np.ndarray:
     import pyarrow.compute as pc
 
     if not isinstance(values, pa.Array | pa.ChunkedArray):  # Arrow text: no Python strings
-        values = pa.array(values, pa.string(), from_pandas=True)
+        values = _text(values)
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     enc = pc.dictionary_encode(values)
@@ -224,11 +223,6 @@ def _start(part: _Part | _Spilled) -> _State:
 def _resume(part: _Part | _Spilled, state: _State) -> _State:
     """A warm start from an earlier state (its log-odds, this part's statistics)."""
     return _State(state.lo, np.inf)
-
-
-def _shift(part: _Part | _Spilled, mask: np.ndarray, delta: float) -> _Part | _Spilled:
-    """The part with the prior log-odds of its base-rate claims (``mask``) moved by ``delta``."""
-    return shifted(part, mask, delta)
 
 
 def _step(part: _Part | _Spilled, state: _State, post: np.ndarray, damping: float) -> _State:

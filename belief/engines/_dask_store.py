@@ -128,7 +128,7 @@ def claims_of(part: _Part | _Spilled) -> np.ndarray:
         return np.fromfile(f, dtype, int(np.prod(shape)))
 
 
-def shifted(part: _Part | _Spilled, mask: np.ndarray, delta: float) -> _Part | _Spilled:
+def shift_base(part: _Part | _Spilled, mask: np.ndarray, delta: float) -> _Part | _Spilled:
     """The part with the prior log-odds of its base-rate claims (``mask``) moved by ``delta``
     (from their compiled values; a spilled part kept its own claims' flags when written)."""
     if isinstance(part, _Spilled):

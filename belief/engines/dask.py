@@ -73,11 +73,11 @@ from belief.engines._dask_parts import (
     _position,
     _read,
     _rows_on,
-    _shift,
 )
 from belief.engines._dask_parts import _gather as _gather_part
 from belief.engines._dask_result import _claim_logodds, _collect, _exact_small, _n_cells, _result
 from belief.engines._dask_run import _call, _iterate, _Runner, _summed, _tree, release_memory
+from belief.engines._dask_store import shift_base
 from belief.engines.fast import JOINT_START_CELLS
 from belief.engines.result import BeliefResult
 from belief.exceptions import ConvergenceWarning, ValidationError
@@ -347,7 +347,7 @@ def _infer(
             if ev0.base_mask is None:
                 return base
             delta = float(logit(e.base_start)) - start
-            return run.persist([_call(_shift, p, mask, delta) for p in base])
+            return run.persist([_call(shift_base, p, mask, delta) for p in base])
 
         def at(e: Any) -> tuple[np.ndarray, np.ndarray]:
             out = solve(shifted(e), last[0], e.priors)
