@@ -118,14 +118,8 @@ def load(part: _Part | _Spilled) -> _Part:
 
 
 def claims_of(part: _Part | _Spilled) -> np.ndarray:
-    """The part's claims (only that file is read when spilled)."""
-    if isinstance(part, _Part):
-        return part.claims
-    with open(part.path, "rb") as f:
-        index, start = _head(f)
-        dtype, shape, offset = index["claims"]
-        f.seek(start + offset)
-        return np.fromfile(f, dtype, int(np.prod(shape)))
+    """The part's claims (only their pages are read when spilled)."""
+    return part.claims if isinstance(part, _Part) else _load_all(part.path)["claims"]
 
 
 def shift_base(part: _Part | _Spilled, mask: np.ndarray, delta: float) -> _Part | _Spilled:
@@ -146,15 +140,7 @@ def save_pieces(path: str, cols: dict[str, np.ndarray], owner: np.ndarray, n_out
 
 
 def load_piece(path: str, j: int) -> dict[str, np.ndarray]:
-    """Piece ``j`` of what :func:`save_pieces` wrote (only that slice is read)."""
-    out = {}
-    with open(path, "rb") as f:
-        index, start = _head(f)
-        f.seek(start + index["cuts"][2] + 8 * j)
-        lo, hi = (int(v) for v in np.fromfile(f, "<i8", 2))
-        for name, (dtype, _, offset) in index.items():
-            if name.startswith("c_"):
-                size = np.dtype(dtype).itemsize
-                f.seek(start + offset + lo * size)
-                out[name[2:]] = np.fromfile(f, dtype, hi - lo)
-    return out
+    """Piece ``j`` of what :func:`save_pieces` wrote (only that slice is read, and copied)."""
+    a = _load_all(path)
+    lo, hi = int(a["cuts"][j]), int(a["cuts"][j + 1])
+    return {k[2:]: np.array(v[lo:hi]) for k, v in a.items() if k.startswith("c_")}
